@@ -1,0 +1,164 @@
+"""Poster content: what a poster says, in which language and colours, and where its QR points."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, fields, replace
+from urllib.parse import urlsplit
+
+from .errors import RenderError
+
+DEFAULT_URL = "https://bluezone.gov.vn"
+TEMPLATES = ("install", "reminder")
+LANGUAGES = ("vi", "en", "vi-en")
+TEXT_FIELDS = ("headline", "body", "cta", "footer")
+MAX_LENGTH = {"headline": 120, "body": 400, "cta": 120, "footer": 200, "url": 1000}
+
+RGB = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Colours of a poster; the QR plate is always dark on white whatever the theme."""
+
+    background: RGB
+    headline: RGB
+    text: RGB
+    accent: RGB
+    accent_text: RGB
+    footer_bg: RGB
+    footer_text: RGB
+
+
+THEMES: dict[str, Theme] = {
+    "blue": Theme((11, 87, 196), (255, 255, 255), (222, 234, 255), (255, 204, 41), (14, 30, 62),
+                  (6, 58, 138), (222, 234, 255)),
+    "light": Theme((255, 255, 255), (11, 87, 196), (33, 41, 54), (11, 87, 196), (255, 255, 255),
+                   (229, 238, 252), (33, 41, 54)),
+    "dark": Theme((0, 0, 0), (255, 214, 10), (255, 255, 255), (255, 214, 10), (0, 0, 0),
+                  (28, 28, 28), (210, 210, 210)),
+}
+
+# The official campaign copy. "Khẩu trang điện tử" (electronic mask) is how the
+# Ministry presented Bluezone; the footer is the authority that issued letter 1145.
+_COPY = {
+    ("install", "vi"): {
+        "headline": "Cài đặt Bluezone",
+        "body": "Khẩu trang điện tử phòng, chống COVID-19. Bảo vệ mình, bảo vệ cộng đồng.",
+        "cta": "Quét mã QR để cài đặt",
+        "footer": "UBND tỉnh Thừa Thiên Huế",
+    },
+    ("install", "en"): {
+        "headline": "Install Bluezone",
+        "body": "The electronic mask against COVID-19. Protect yourself, protect the community.",
+        "cta": "Scan the QR code to install",
+        "footer": "Thừa Thiên Huế Provincial People's Committee",
+    },
+    ("reminder", "vi"): {
+        "headline": "Bạn đã cài Bluezone chưa?",
+        "body": "Bảo vệ mình, bảo vệ cộng đồng.",
+        "cta": "Quét mã để cài ngay",
+        "footer": "UBND tỉnh Thừa Thiên Huế",
+    },
+    ("reminder", "en"): {
+        "headline": "Have you installed Bluezone?",
+        "body": "Protect yourself, protect the community.",
+        "cta": "Scan to install now",
+        "footer": "Thừa Thiên Huế Provincial People's Committee",
+    },
+}
+
+
+def default_copy(template: str, lang: str) -> dict[str, str]:
+    """The official text of a template in a language; bilingual stacks Vietnamese over English."""
+    if lang != "vi-en":
+        return dict(_COPY[(template, lang)])
+    vi, en = _COPY[(template, "vi")], _COPY[(template, "en")]
+    out = {k: f"{vi[k]}\n{en[k]}" for k in TEXT_FIELDS}
+    out["footer"] = vi["footer"]
+    return out
+
+
+def normalise(text: str) -> str:
+    """NFC-normalise and tidy whitespace: Vietnamese typed on some keyboards arrives decomposed (NFD)."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    lines = (" ".join(line.split()) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def check_url(url: str) -> str:
+    """Return the URL if a phone can open it; refuse anything else with the reason."""
+    if len(url) > MAX_LENGTH["url"]:
+        raise RenderError(f"URL too long: got {len(url)} characters, expected at most {MAX_LENGTH['url']}")
+    bad = [c for c in url if c.isspace() or not c.isprintable() or ord(c) > 0x7E]
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise RenderError(f"malformed URL: got {url!r} ({exc})") from None
+    if bad or parts.scheme not in ("http", "https") or not parts.hostname or "." not in parts.hostname:
+        raise RenderError(f"malformed URL: got {url!r}, expected an http:// or https:// address such as {DEFAULT_URL}")
+    return url
+
+
+@dataclass(frozen=True)
+class PosterSpec:
+    """What a poster says. A text field left as None takes the official copy; "" leaves it out."""
+
+    template: str = "install"
+    lang: str = "vi"
+    headline: str | None = None
+    body: str | None = None
+    cta: str | None = None
+    url: str = DEFAULT_URL
+    footer: str | None = None
+    theme: str = "blue"
+
+    def resolved(self) -> PosterSpec:
+        """Return a copy with defaults filled in, text normalised, every field checked."""
+        if self.template not in TEMPLATES:
+            raise RenderError(f"unknown template: got {self.template!r}, expected one of {', '.join(TEMPLATES)}")
+        if self.lang not in LANGUAGES:
+            raise RenderError(f"unknown language: got {self.lang!r}, expected one of {', '.join(LANGUAGES)}")
+        if self.theme not in THEMES:
+            raise RenderError(f"unknown theme: got {self.theme!r}, expected one of {', '.join(THEMES)}")
+        copy = default_copy(self.template, self.lang)
+        values: dict[str, str] = {}
+        for name in TEXT_FIELDS:
+            raw = getattr(self, name)
+            if raw is not None and not isinstance(raw, str):
+                raise RenderError(f"{name} must be text: got {type(raw).__name__}")
+            text = normalise(copy[name] if raw is None else raw)
+            if len(text) > MAX_LENGTH[name]:
+                raise RenderError(f"{name} too long: got {len(text)} characters, expected at most {MAX_LENGTH[name]}")
+            values[name] = text
+        if not values["headline"]:
+            raise RenderError("headline is empty: a poster needs a headline")
+        if not isinstance(self.url, str):
+            raise RenderError(f"url must be text: got {type(self.url).__name__}")
+        return replace(self, url=check_url(self.url.strip()), **values)
+
+    @classmethod
+    def from_dict(cls, data: object) -> PosterSpec:
+        """Build a spec from parsed JSON; refuse unknown keys and non-text values."""
+        if not isinstance(data, dict):
+            raise RenderError(f"poster spec must be a JSON object: got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise RenderError(f"unknown poster field(s): {', '.join(unknown)}; expected {', '.join(sorted(known))}")
+        for key, value in data.items():
+            if value is not None and not isinstance(value, str):
+                raise RenderError(f"{key} must be text: got {type(value).__name__}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def url_label(url: str) -> str:
+    """The URL as a person would type it: no scheme, no trailing slash."""
+    parts = urlsplit(url)
+    label = parts.netloc + parts.path.rstrip("/")
+    if parts.query:
+        label += "?" + parts.query
+    return label

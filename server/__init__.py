@@ -1,0 +1,37 @@
+"""The Flask application: the only HTTP adapter of the domain packages."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from renderer import require_raqm
+
+
+def instance_dir() -> str:
+    """The instance folder: $SIGNAGE_INSTANCE, or ./instance."""
+    return os.path.abspath(os.environ.get("SIGNAGE_INSTANCE") or "instance")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: defaults, then instance/config.py, then SIGNAGE_* variables, then test_config."""
+    require_raqm()
+    app = Flask(__name__, instance_path=instance_dir(), instance_relative_config=True)
+    app.config.from_mapping(
+        SECRET_KEY=None,
+        MAX_CONTENT_LENGTH=25 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("SIGNAGE")
+    else:
+        app.config.from_mapping(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    from . import errors, health
+
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    return app
