@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from fontTools.ttLib import TTFont
@@ -23,7 +23,7 @@ def require_raqm() -> None:
         )
 
 
-@lru_cache(maxsize=None)
+@cache
 def font_path(weight: str) -> str:
     """Path of the bundled font file of a weight ("regular" or "bold")."""
     if weight not in FONT_FILES:
@@ -39,7 +39,7 @@ def get_font(weight: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(font_path(weight), size, layout_engine=ImageFont.Layout.RAQM)
 
 
-@lru_cache(maxsize=None)
+@cache
 def coverage(weight: str) -> frozenset[int]:
     """The code points the font of a weight can draw."""
     with TTFont(font_path(weight), lazy=True) as font:

@@ -58,7 +58,8 @@ class Poster:
             body = "no QR code: screen too small for a scannable code, URL shown as text"
         else:
             q = self.qr
-            dist = f"scan from up to {q.scan_m:.1f} m" if q.scan_m is not None else "scan distance unknown (no pixel pitch)"
+            dist = ("scan distance unknown (no pixel pitch)" if q.scan_m is None
+                    else f"scan from up to {q.scan_m:.1f} m")
             body = (f"QR version {q.version}-{q.ec}, {q.modules} modules at {q.ppm} px/module "
                     f"({q.side} px with quiet zone), decoded OK, {dist}")
         tail = f"; left out: {', '.join(self.dropped)}" if self.dropped else ""
@@ -108,9 +109,9 @@ class _Composer:
         if block is None:
             return None
         if pill:
-            pad_y = max(1, round(block.size * 0.3))
-            pad_x = max(2, round(block.size * 0.55))
-            pad_x = min(pad_x, (max_w - block.width) // 2)
+            # Pads in proportion to the type, within what the budget left.
+            pad_y = min(max(1, round(block.size * 0.3)), (max_h - block.height) // 2)
+            pad_x = min(max(2, round(block.size * 0.55)), (max_w - block.width) // 2)
         return _Item(role, block, block.height + 2 * pad_y, block.width + 2 * pad_x, (pad_x, pad_y))
 
     def fit_stack(self, roles: list[str], max_w: int, avail_h: int, pill_role: str) -> list[_Item]:
@@ -129,7 +130,7 @@ class _Composer:
                         f"headline does not fit at a legible size on {self.W}x{self.H} "
                         f"(needs at least {self.min_px} px type): shorten it or use a larger screen"
                     )
-                if role == "url":
+                if role == "url" and self.url_only:
                     raise RenderError(self.no_room_message())
                 if self.text_of(role):
                     self.dropped.append(role)
@@ -141,8 +142,8 @@ class _Composer:
 
     def no_room_message(self) -> str:
         need = self.matrix.plate_side(qr.MIN_PPM)
-        return (f"URL too long for a scannable code at {self.W}x{self.H}: a version {self.matrix.version} code "
-                f"needs {need}x{need} px, and the URL does not fit as text either")
+        return (f"no room for a scannable code of this URL at {self.W}x{self.H}: its version {self.matrix.version} "
+                f"code needs {need}x{need} px, and the URL does not fit as legible text either")
 
     def footer(self) -> tuple[int, TextBlock | None]:
         """Height of the footer band and its text; LED panels and small screens go without."""

@@ -9,6 +9,7 @@ from PIL import ImageDraw
 
 from .fonts import get_font
 
+Box = tuple[int, int, int, int]
 LINE_ADVANCE = 1.22  # baseline-to-baseline, in font sizes
 LINE_GAP = 0.06  # the least clear space between two lines' ink, in font sizes
 
@@ -31,19 +32,16 @@ class TextBlock:
     width: int
     height: int
 
-    def draw(self, draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], fill, align: str = "center") -> tuple[int, int, int, int]:
+    def draw(self, draw: ImageDraw.ImageDraw, box: Box, fill, align: str = "center") -> Box:
         """Draw the block inside box (centred vertically); return the bounding box of its ink."""
         x0, y0, x1, y1 = box
         top = y0 + (y1 - y0 - self.height) // 2
         font = get_font(self.weight, self.size)
         draw.fontmode = "1" if self.crisp else "L"
         ink = [x1, y1, x0, y0]
-        for line, base in zip(self.lines, self.baselines):
+        for line, base in zip(self.lines, self.baselines, strict=False):
             l, t, r, b = ink_box(line, self.weight, self.size, self.crisp)
-            if align == "left":
-                x = x0 - l
-            else:
-                x = x0 + (x1 - x0 - (r - l)) // 2 - l
+            x = x0 - l if align == "left" else x0 + (x1 - x0 - (r - l)) // 2 - l
             y = top + base
             draw.text((x, y), line, font=font, anchor="ls", fill=fill)
             ink = [min(ink[0], x + l), min(ink[1], y + t), max(ink[2], x + r), max(ink[3], y + b)]
@@ -73,14 +71,15 @@ def _wrap(text: str, weight: str, size: int, crisp: bool, max_w: int) -> list[st
     return lines
 
 
-def layout(text: str, weight: str, size: int, crisp: bool, max_w: int, max_lines: int | None = None) -> TextBlock | None:
+def layout(text: str, weight: str, size: int, crisp: bool, max_w: int,
+           max_lines: int | None = None) -> TextBlock | None:
     """Lay text out at one size within max_w; None when it cannot be done."""
     lines = _wrap(text, weight, size, crisp, max_w)
     if not lines or (max_lines is not None and len(lines) > max_lines):
         return None
     boxes = [ink_box(line, weight, size, crisp) for line in lines]
     baselines = [-boxes[0][1]]
-    for prev, cur in zip(boxes, boxes[1:]):
+    for prev, cur in zip(boxes, boxes[1:], strict=False):
         step = max(round(size * LINE_ADVANCE), prev[3] - cur[1] + max(1, round(size * LINE_GAP)))
         baselines.append(baselines[-1] + step)
     width = max(r - l for l, _, r, _ in boxes)

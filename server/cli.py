@@ -110,4 +110,5 @@ def profiles() -> None:
     for p in CATALOG.values():
         pitch = f"{p.dpi} dpi" if p.dpi else (f"{p.pitch_mm:g} mm" if p.pitch_mm else "-")
         view = f"{p.viewing_m:g} m" if p.viewing_m else "-"
-        click.echo(f"{p.name:<15} {p.width:>5}x{p.height:<5} {p.kind:<6} pitch {pitch:<8} viewed at {view:<6} {p.label}")
+        size = f"{p.width}x{p.height}"
+        click.echo(f"{p.name:<15} {size:>10} {p.kind:<6} pitch {pitch:<8} viewed at {view:<6} {p.label}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -29,6 +29,7 @@ def _handle_unexpected(exc: Exception):
     # Unexpected failures are logged by Flask; callers get the reason phrase, not internals.
     if isinstance(exc, HTTPException):
         return _handle_http(exc)
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     if not wants_json():
         return InternalServerError()
     return error_response(500, "the server failed to answer this request; it has been logged")

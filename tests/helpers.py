@@ -1,0 +1,37 @@
+"""Checks a person would make of a poster."""
+
+from PIL import Image
+
+from renderer.qr import decode
+
+
+def decoded_urls(image: Image.Image) -> list[str]:
+    """Every QR text found in the whole image, independently of the renderer's own check."""
+    return decode(image)
+
+
+def inside(box, size) -> bool:
+    x0, y0, x1, y1 = box
+    return 0 <= x0 < x1 <= size[0] and 0 <= y0 < y1 <= size[1]
+
+
+def overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def assert_layout_sound(poster) -> None:
+    """Every element inside the canvas, no two elements overlapping."""
+    size = poster.image.size
+    for role, box in poster.boxes:
+        assert inside(box, size), f"{role} box {box} leaves the {size} canvas"
+    drawn = list(poster.boxes)
+    for i, (ra, a) in enumerate(drawn):
+        for rb, b in drawn[i + 1:]:
+            assert not overlap(a, b), f"{ra} {a} overlaps {rb} {b}"
+
+
+def color_share(image: Image.Image, box, color) -> float:
+    """Share of the pixels in box that are exactly color."""
+    region = image.crop(box)
+    hist = region.getcolors(region.width * region.height)
+    return sum(n for n, c in hist if c == color) / (region.width * region.height)

@@ -1,0 +1,72 @@
+"""The app factory, configuration layers, /healthz and the error formats."""
+
+import pytest
+
+from server import create_app
+
+
+def test_config_layers(instance, monkeypatch):
+    instance.mkdir(parents=True)
+    (instance / "config.py").write_text("SECRET_KEY = 'from-file'\nPOLL_AFTER_S = 30\n", encoding="utf-8")
+    monkeypatch.setenv("SIGNAGE_POLL_AFTER_S", "45")
+    app = create_app()
+    assert app.instance_path == str(instance)
+    assert app.config["SECRET_KEY"] == "from-file"
+    assert app.config["POLL_AFTER_S"] == 45  # the environment beats the file
+    assert not create_app({"TESTING": True}).config.get("POLL_AFTER_S")
+
+
+def test_testing_config(app):
+    assert app.testing
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "ok"
+
+
+def test_healthz_reports_unwritable_storage(app, client, tmp_path):
+    app.instance_path = str(tmp_path / "gone")
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "error" and "not writable" in body["checks"]["storage"]
+
+
+def test_api_errors_are_json(client):
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.get_json() == {"error": "Not Found", "message": response.get_json()["message"]}
+    assert response.get_json()["message"]
+
+
+def test_api_method_not_allowed_is_json(client):
+    response = client.post("/healthz")
+    assert response.status_code == 405
+    assert response.get_json()["error"] == "Method Not Allowed"
+
+
+def test_pages_get_html_errors(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+
+
+def test_unexpected_api_error_is_json_500(app, client):
+    @app.get("/api/v1/boom")
+    def boom():
+        raise RuntimeError("internal detail")
+
+    response = client.get("/api/v1/boom")
+    assert response.status_code == 500
+    assert response.get_json()["error"] == "Internal Server Error"
+    assert "internal detail" not in response.get_data(as_text=True)
+
+
+def test_factory_refuses_without_raqm(monkeypatch, instance):
+    from PIL import features
+
+    monkeypatch.setattr(features, "check_feature", lambda name: False)
+    with pytest.raises(RuntimeError, match="libfribidi0"):
+        create_app({"TESTING": True})
