@@ -181,7 +181,7 @@ class _Composer:
             ppm = self.matrix.ppm_for(qr_box[2] - qr_box[0])
             image.paste(qr.plate(self.matrix, ppm), qr_box[:2])
             boxes.append(("qr", qr_box))
-            qr.verify(image, qr_box, self.spec.url)
+            qr.verify(image, qr_box, self.spec.url, ppm)
             info = QrInfo(self.matrix.version, self.matrix.ec, self.matrix.modules, ppm, qr_box, True,
                           qr.scan_distance_m(self.matrix, ppm, self.profile.pitch_mm))
         notes = () if info else ("screen too small for a scannable QR code; URL shown as text",)

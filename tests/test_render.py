@@ -167,3 +167,17 @@ def test_jpeg_and_webp_keep_size_and_code():
         back = Image.open(io.BytesIO(encode(image, fmt, profile)))
         assert back.size == (1920, 1080) and back.format == fmt
         assert decoded_urls(back) == [DEFAULT_URL]
+
+
+def test_verification_refuses_a_damaged_code():
+    from PIL import ImageDraw
+
+    from renderer import qr
+
+    poster = render_poster(PosterSpec(), get_profile("tv-1080p"))
+    image = poster.image.copy()
+    x0, y0, x1, y1 = poster.qr.box
+    qr.verify(image, poster.qr.box, DEFAULT_URL, poster.qr.ppm)  # intact: passes
+    ImageDraw.Draw(image).rectangle((x0, y0, (x0 + x1) // 2, (y0 + y1) // 2), fill=THEMES["blue"].background)
+    with pytest.raises(RenderError, match="QR code check failed"):
+        qr.verify(image, poster.qr.box, DEFAULT_URL, poster.qr.ppm)
