@@ -30,8 +30,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from . import errors, health
+    from . import db, errors, health
 
+    db.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
     return app

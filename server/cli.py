@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
+from playlists.screens import DEFAULT_TZ, ScreenError, add_screen, list_screens, reissue_token
 from renderer import (
     CATALOG,
     LANGUAGES,
@@ -102,6 +106,95 @@ def render(profile_name, size, pitch_mm, spec_path, output, **fields) -> None:
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
     click.echo(f"{poster.report()}; wrote {os.fspath(output)} ({len(data):,} bytes)")
+
+
+@contextmanager
+def _app_session():
+    """An app context and a database session for a command; commits on success, rolls back on error."""
+    from playlists.db import upgrade
+
+    from . import create_app
+    from .db import get_engine, get_session
+
+    try:
+        app = create_app()
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    with app.app_context():
+        # Commands bring the schema up to date first, so a fresh instance just works.
+        upgrade(get_engine())
+        session = get_session()
+        try:
+            yield session
+            session.commit()
+        except (ScreenError, RenderError) as exc:
+            session.rollback()
+            raise click.ClickException(str(exc)) from None
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise click.ClickException(f"database error: {exc.__class__.__name__}: {exc.orig or exc}") from None
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations (serve does it too)."""
+    from playlists.db import current_revision
+
+    from .db import get_engine
+
+    with _app_session():
+        click.echo(f"database at revision {current_revision(get_engine())}")
+
+
+@main.group()
+def screen() -> None:
+    """Register screens and manage their device tokens."""
+
+
+@screen.command("add")
+@click.argument("screen_id", metavar="ID")
+@click.option("--profile", required=True, metavar="NAME", help="Built-in screen profile (see `signage profiles`).")
+@click.option("--name", default="", metavar="TEXT", help="A human name, such as the place.")
+@click.option("--site", default="", metavar="TEXT")
+@click.option("--district", default="", metavar="TEXT")
+@click.option("--tz", default=DEFAULT_TZ, show_default=True, help="IANA time zone of the screen.")
+@click.option("--group", "groups", multiple=True, metavar="G", help="A group to put the screen in (repeatable).")
+def screen_add(screen_id, profile, name, site, district, tz, groups) -> None:
+    """Register a screen; prints its device token once, alone on the last line."""
+    with _app_session() as session:
+        token = add_screen(session, screen_id, profile, _now(), name=name, site=site, district=district,
+                           tz=tz, groups=groups)
+    click.echo(f"screen {screen_id} added; its device token (shown once) is on the next line")
+    click.echo(token)
+
+
+@screen.command("list")
+def screen_list() -> None:
+    """One screen a line: id, profile, size, time zone, groups, name."""
+    with _app_session() as session:
+        for s in list_screens(session):
+            p = CATALOG[s.profile]
+            groups = ",".join(g.name for g in s.groups) or "-"
+            click.echo(f"{s.id}\t{s.profile}\t{p.width}x{p.height}\t{s.tz}\t{groups}\t{s.name}")
+
+
+@screen.command("token")
+@click.argument("screen_id", metavar="ID")
+def screen_token(screen_id) -> None:
+    """Issue a new device token; the old one stops working at once."""
+    with _app_session() as session:
+        token = reissue_token(session, screen_id, _now())
+    click.echo(f"new token for {screen_id} (the old one no longer works) is on the next line")
+    click.echo(token)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 @main.command()

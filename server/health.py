@@ -6,6 +6,10 @@ import os
 import tempfile
 
 from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from .db import get_session
 
 bp = Blueprint("health", __name__)
 
@@ -22,10 +26,18 @@ def _storage_ok(path: str) -> str | None:
     return None
 
 
+def _database_ok() -> str | None:
+    try:
+        get_session().execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return f"database unreachable: {exc.__class__.__name__}"
+    return None
+
+
 @bp.get("/healthz")
 def healthz():
-    """200 {"status": "ok"} when storage takes a write; 503 with the failed checks otherwise."""
-    problem = _storage_ok(current_app.instance_path)
-    if problem:
-        return jsonify(status="error", checks={"storage": problem}), 503
-    return jsonify(status="ok", checks={"storage": "ok"})
+    """200 {"status": "ok"} when the database answers and storage takes a write; 503 naming what failed."""
+    checks = {"database": _database_ok(), "storage": _storage_ok(current_app.instance_path)}
+    if any(checks.values()):
+        return jsonify(status="error", checks={k: v or "ok" for k, v in checks.items()}), 503
+    return jsonify(status="ok", checks={k: "ok" for k in checks})

@@ -24,7 +24,16 @@ class _Gunicorn(BaseApplication):
 
 def run(host: str, port: int, workers: int) -> None:
     """Serve until interrupted; gthread workers because players make many short, mostly idle requests."""
+    from playlists.db import upgrade
+
+    from .db import get_engine
+
     app = create_app()
+    with app.app_context():
+        engine = get_engine()
+        upgrade(engine)
+        # Workers are forked from this process: no pooled connection may cross the fork.
+        engine.dispose()
     print(f"Serving on http://{host}:{port}/ (instance: {instance_dir()}); health: http://{host}:{port}/healthz",
           flush=True)
     _Gunicorn(app, {

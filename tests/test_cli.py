@@ -103,6 +103,38 @@ def test_missing_output_folder(runner, tmp_path):
 
 
 def test_every_command_has_help(runner):
-    for command in ([], ["render"], ["profiles"], ["serve"]):
+    for command in ([], ["render"], ["profiles"], ["serve"], ["db", "upgrade"], ["screen", "add"], ["screen", "list"],
+                    ["screen", "token"]):
         result = runner.invoke(*command, "--help")
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_screen_commands(runner):
+    added = runner.invoke("screen", "add", "hue-led-1", "--profile", "led-p10", "--name", "Huế trung tâm",
+                          "--group", "led", "--group", "city")
+    assert added.exit_code == 0, added.output
+    token = added.output.strip().splitlines()[-1]
+    assert len(token) >= 43 and " " not in token
+    listed = runner.invoke("screen", "list")
+    assert listed.output.strip().split("\t") == ["hue-led-1", "led-p10", "192x96", "Asia/Ho_Chi_Minh", "city,led",
+                                                 "Huế trung tâm"]
+    reissued = runner.invoke("screen", "token", "hue-led-1")
+    assert reissued.exit_code == 0
+    assert reissued.output.strip().splitlines()[-1] not in (token, "")
+    upgraded = runner.invoke("db", "upgrade")
+    assert upgraded.exit_code == 0 and "revision 0001" in upgraded.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["screen", "add", "x", "--profile", "plasma"], "unknown profile"),
+        (["screen", "add", "Not OK", "--profile", "led-p10"], "bad screen id"),
+        (["screen", "token", "ghost"], "no screen 'ghost'"),
+    ],
+)
+def test_screen_command_errors(runner, args, message):
+    result = runner.invoke(*args)
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines() == [f"Error: {result.output.strip()[7:]}"]
+    assert message in result.output and "Traceback" not in result.output

@@ -1,0 +1,90 @@
+"""Screens and their device tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from renderer.profiles import CATALOG
+
+from .models import Group, Screen
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_GROUP = re.compile(r"^[\w][\w .-]{0,63}$")
+DEFAULT_TZ = "Asia/Ho_Chi_Minh"
+
+
+class ScreenError(ValueError):
+    """A screen request that cannot be met; the message says what was wrong."""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """A device token of 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def _check(screen_id: str, profile: str, tz: str, groups: list[str]) -> None:
+    if not _ID.match(screen_id):
+        raise ScreenError(f"bad screen id: got {screen_id!r}, expected lowercase letters, digits, '-', '_' or '.', "
+                          "starting with a letter or digit, at most 64 characters")
+    if profile not in CATALOG:
+        raise ScreenError(f"unknown profile: got {profile!r}, expected one of {', '.join(CATALOG)}")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScreenError(f"unknown time zone: got {tz!r}, expected an IANA name such as {DEFAULT_TZ}") from None
+    for name in groups:
+        if not _GROUP.match(name):
+            raise ScreenError(f"bad group name: got {name!r}, expected letters, digits, spaces, '.', '-' or '_'")
+
+
+def add_screen(session: Session, screen_id: str, profile: str, now: datetime, *, name: str = "", site: str = "",
+               district: str = "", tz: str = DEFAULT_TZ, groups: list[str] | tuple[str, ...] = ()) -> str:
+    """Register a screen and return its device token (shown once; only its hash is kept)."""
+    groups = list(dict.fromkeys(groups))
+    _check(screen_id, profile, tz, groups)
+    if session.get(Screen, screen_id) is not None:
+        raise ScreenError(f"screen {screen_id!r} exists already")
+    token = new_token()
+    screen = Screen(id=screen_id, name=name or screen_id, site=site, district=district, profile=profile, tz=tz,
+                    token_hash=hash_token(token), token_issued_at=now, created_at=now)
+    for group_name in groups:
+        group = session.scalar(select(Group).where(Group.name == group_name)) or Group(name=group_name)
+        screen.groups.append(group)
+    session.add(screen)
+    return token
+
+
+def reissue_token(session: Session, screen_id: str, now: datetime) -> str:
+    """Give a screen a new token; the old one stops working at once."""
+    screen = session.get(Screen, screen_id)
+    if screen is None:
+        raise ScreenError(f"no screen {screen_id!r}")
+    token = new_token()
+    screen.token_hash, screen.token_issued_at = hash_token(token), now
+    return token
+
+
+def list_screens(session: Session) -> list[Screen]:
+    return list(session.scalars(select(Screen).order_by(Screen.id)))
+
+
+def screen_for_token(session: Session, screen_id: str, token: str) -> Screen | None:
+    """The screen when token is its own, compared in constant time; None otherwise, whichever part was wrong."""
+    screen = session.get(Screen, screen_id)
+    presented = hash_token(token)
+    expected = screen.token_hash if screen is not None else hash_token("")
+    if not hmac.compare_digest(presented, expected) or screen is None:
+        return None
+    return screen

@@ -1,0 +1,46 @@
+"""The database and media store as resources of the app: created once, a session per request."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from assets.store import FileStore
+from playlists.db import make_engine, session_factory
+
+
+def init_app(app: Flask) -> None:
+    """Fill in the default database URL and media folder, make the engine, close sessions on teardown."""
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "signage.db")
+    if not app.config.get("MEDIA_DIR"):
+        app.config["MEDIA_DIR"] = os.path.join(app.instance_path, "media")
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["signage.engine"] = engine
+    app.extensions["signage.sessions"] = session_factory(engine)
+    app.extensions["signage.store"] = FileStore(app.config["MEDIA_DIR"])
+    app.teardown_appcontext(_close_session)
+
+
+def get_engine() -> Engine:
+    return current_app.extensions["signage.engine"]
+
+
+def get_session() -> Session:
+    """The session of this request or command, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["signage.sessions"]()
+    return g.db_session
+
+
+def get_store() -> FileStore:
+    return current_app.extensions["signage.store"]
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
