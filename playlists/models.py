@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Table
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -57,3 +57,29 @@ class Media(Base):
     bytes: Mapped[int] = mapped_column(Integer)
     label: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScreenStatus(Base):
+    """The last heartbeat of a screen: what its player says about itself."""
+
+    __tablename__ = "screen_status"
+
+    screen_id: Mapped[str] = mapped_column(ForeignKey("screens.id", ondelete="CASCADE"), primary_key=True)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    player_version: Mapped[str] = mapped_column(String(64), default="")
+    item: Mapped[str] = mapped_column(String(200), default="")
+    status_json: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class Play(Base):
+    """One proof-of-play record; the player's own record id makes a retried batch count once."""
+
+    __tablename__ = "plays"
+
+    screen_id: Mapped[str] = mapped_column(ForeignKey("screens.id", ondelete="CASCADE"), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    duration_s: Mapped[float] = mapped_column(Float)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -122,7 +122,7 @@ def test_screen_commands(runner):
     assert reissued.exit_code == 0
     assert reissued.output.strip().splitlines()[-1] not in (token, "")
     upgraded = runner.invoke("db", "upgrade")
-    assert upgraded.exit_code == 0 and "revision 0001" in upgraded.output
+    assert upgraded.exit_code == 0 and "revision 0002" in upgraded.output
 
 
 @pytest.mark.parametrize(

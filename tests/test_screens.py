@@ -27,9 +27,24 @@ def session(engine):
 
 
 def test_migrations_create_the_schema_and_rerun_harmlessly(engine):
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     upgrade(engine)
-    assert {"screens", "groups", "screen_groups", "media"} <= set(inspect(engine).get_table_names())
+    assert {"screens", "groups", "screen_groups", "media", "screen_status", "plays"} <= set(
+        inspect(engine).get_table_names())
+
+
+def test_upgrade_keeps_existing_rows(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO screens (id, name, site, district, profile, tz, token_hash, token_issued_at, created_at) "
+            "VALUES ('old', 'Old', '', '', 'tv-1080p', 'Asia/Ho_Chi_Minh', 'h', '2026-01-01', '2026-01-01')")
+    upgrade(engine)
+    assert current_revision(engine) == "0002"
+    with session_factory(engine)() as session:
+        assert [s.id for s in list_screens(session)] == ["old"]
+    engine.dispose()
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine):
