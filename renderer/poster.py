@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
@@ -30,8 +30,7 @@ class QrInfo:
     modules: int
     ppm: int
     box: Box
-    decoded: bool
-    scan_m: float | None
+    scan_m: float | None  # conservative scanning distance, when the pixel pitch is known
 
     @property
     def side(self) -> int:
@@ -48,7 +47,6 @@ class Poster:
     qr: QrInfo | None
     boxes: tuple[tuple[str, Box], ...]
     dropped: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def report(self) -> str:
         """One line: size, QR version, pixels per module, decoding, scan distance."""
@@ -114,16 +112,18 @@ class _Composer:
             pad_x = min(max(2, round(block.size * 0.55)), (max_w - block.width) // 2)
         return _Item(role, block, block.height + 2 * pad_y, block.width + 2 * pad_x, (pad_x, pad_y))
 
-    def fit_stack(self, roles: list[str], max_w: int, avail_h: int, pill_role: str) -> list[_Item]:
-        """Fit the text elements of a column, largest first; drop optional ones that cannot be legible."""
+    def fit_stack(self, roles: list[str], max_w: int, avail_h: int, head_size: int | None = None) -> list[_Item]:
+        """Fit the text elements of a column in order; drop optional ones that cannot be legible.
+
+        Sizes are capped relative to the headline's (head_size when the headline sits in another column).
+        """
         shares = {r: _BUDGET[r] for r in roles}
         total = sum(shares.values())
         free = avail_h - self.gap * (len(roles) - 1)
         items: list[_Item] = []
-        head_size = None
         for role in roles:
             max_h = int(free * shares[role] / total)
-            item = self.fit_item(role, max_w, max_h, head_size, role == pill_role)
+            item = self.fit_item(role, max_w, max_h, head_size, role == "cta")
             if item is None:
                 if role == "headline":
                     raise RenderError(
@@ -182,10 +182,9 @@ class _Composer:
             image.paste(qr.plate(self.matrix, ppm), qr_box[:2])
             boxes.append(("qr", qr_box))
             qr.verify(image, qr_box, self.spec.url, ppm)
-            info = QrInfo(self.matrix.version, self.matrix.ec, self.matrix.modules, ppm, qr_box, True,
+            info = QrInfo(self.matrix.version, self.matrix.ec, self.matrix.modules, ppm, qr_box,
                           qr.scan_distance_m(self.matrix, ppm, self.profile.pitch_mm))
-        notes = () if info else ("screen too small for a scannable QR code; URL shown as text",)
-        return Poster(image, self.profile, self.spec, info, tuple(boxes), tuple(self.dropped), notes)
+        return Poster(image, self.profile, self.spec, info, tuple(boxes), tuple(self.dropped))
 
     def roles(self, with_qr: bool) -> list[str]:
         roles = ["headline"]
@@ -238,18 +237,15 @@ class _Composer:
         qy = y0 + top_h + self.gap
         qx = x0 + (w - side) // 2
         qr_box = (qx, qy, qx + side, qy + side)
-        bottom = self.stack((x0, qy + side + self.gap, x1, y1), below, "center", head=top)
+        bottom = self.stack((x0, qy + side + self.gap, x1, y1), below, "center", top[0][1].block.size)
         return qr_box, top + bottom
 
-    def stack(self, area: Box, roles: list[str], align: str, head=None):
+    def stack(self, area: Box, roles: list[str], align: str, head_size: int | None = None):
         """Fit roles into area and spread them evenly top to bottom; returns (role, item, box)."""
         x0, y0, x1, y1 = area
         if not roles:
             return []
-        if head:
-            items = self.fit_following(roles, x1 - x0, y1 - y0, head[0][1].block.size)
-        else:
-            items = self.fit_stack(roles, x1 - x0, y1 - y0, "cta")
+        items = self.fit_stack(roles, x1 - x0, y1 - y0, head_size)
         if not items:
             return []
         # The budgets kept one gap between neighbours; what is left widens the gaps a little.
@@ -266,21 +262,6 @@ class _Composer:
             placed.append((item.role, item, box, align))
             y += item.height + gap
         return placed
-
-    def fit_following(self, roles: list[str], max_w: int, avail_h: int, head_size: int) -> list[_Item]:
-        """Like fit_stack for the elements under the code, sized relative to the headline above."""
-        shares = {r: _BUDGET[r] for r in roles}
-        total = sum(shares.values())
-        free = avail_h - self.gap * (len(roles) - 1)
-        items = []
-        for role in roles:
-            item = self.fit_item(role, max_w, int(free * shares[role] / total), head_size, role == "cta")
-            if item is None:
-                if self.text_of(role):
-                    self.dropped.append(role)
-                continue
-            items.append(item)
-        return items
 
     def draw_item(self, draw: ImageDraw.ImageDraw, item: _Item, box: Box, align: str) -> Box:
         """Draw one element in its box; return the box of what was drawn."""
