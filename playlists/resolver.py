@@ -33,7 +33,7 @@ from functools import lru_cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from .rules import Item, RuleError, ScreenRules
+from .rules import Item, RuleError, ScreenRules, check_aware
 
 MAX_RANGE = timedelta(days=8)
 # Far enough from datetime.min/max that the day arithmetic around a query can never overflow.
@@ -110,12 +110,7 @@ def _check_rules(rules: object) -> None:
 
 
 def _check_instant(name: str, value: object) -> int:
-    if not isinstance(value, datetime):
-        raise ResolveError(f"{name}: got {value!r}, expected an aware datetime")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ResolveError(
-            f"{name}: got naive datetime {value.isoformat()}, expected an aware datetime (with a time zone)"
-        )
+    check_aware(name, value, ResolveError)
     if not _MIN_YEAR <= value.year <= _MAX_YEAR:
         raise ResolveError(f"{name}: got year {value.year}, expected a year from {_MIN_YEAR} to {_MAX_YEAR}")
     return _to_us(value)

@@ -42,11 +42,12 @@ def _check_time(what: str, value: object) -> time | None:
     return value.replace(fold=0)
 
 
-def _check_aware(what: str, value: object) -> None:
+def check_aware(what: str, value: object, error: type[RuleError] = RuleError) -> None:
+    """Refuse anything but an aware datetime, raising error."""
     if not isinstance(value, datetime):
-        raise RuleError(f"{what}: got {value!r}, expected an aware datetime")
+        raise error(f"{what}: got {value!r}, expected an aware datetime")
     if value.tzinfo is None or value.utcoffset() is None:
-        raise RuleError(
+        raise error(
             f"{what}: got naive datetime {value.isoformat()}, expected an aware datetime (with a time zone)"
         )
 
@@ -198,8 +199,8 @@ class Override:
         what = f"override {self.id}"
         if not isinstance(self.item, Item):
             raise RuleError(f"{what} item: got {self.item!r}, expected an Item")
-        _check_aware(f"{what} start", self.start)
-        _check_aware(f"{what} end", self.end)
+        check_aware(f"{what} start", self.start)
+        check_aware(f"{what} end", self.end)
         # Compared in UTC: two datetimes of one ZoneInfo zone compare by wall time, wrong across a DST change.
         if not self.start.astimezone(UTC) < self.end.astimezone(UTC):
             raise RuleError(
