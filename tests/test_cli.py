@@ -136,5 +136,6 @@ def test_screen_commands(runner):
 def test_screen_command_errors(runner, args, message):
     result = runner.invoke(*args)
     assert result.exit_code != 0
-    assert result.output.strip().splitlines() == [f"Error: {result.output.strip()[7:]}"]
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ")
     assert message in result.output and "Traceback" not in result.output
