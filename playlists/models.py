@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Integer, String, Table, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    Time,
+    event,
+    update,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
@@ -83,3 +99,153 @@ class Play(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     duration_s: Mapped[float] = mapped_column(Float)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Revision(Base):
+    """One row counting committed changes to what screens show; a poll compares it to know its cache is fresh."""
+
+    __tablename__ = "revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class Poster(Base):
+    """A PosterSpec (as JSON) with a name; its images per profile are Renditions of "poster:<id>"."""
+
+    __tablename__ = "posters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    spec_json: Mapped[str] = mapped_column(Text)
+    # The Bluezone poster a screen shows when nothing is scheduled; exactly one poster carries it.
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Rendition(Base):
+    """The media file showing one piece of content at one profile's exact size."""
+
+    __tablename__ = "renditions"
+
+    content: Mapped[str] = mapped_column(String(100), primary_key=True)
+    profile: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("media.sha256"))
+    report_json: Mapped[str] = mapped_column(Text, default="{}")
+    media: Mapped[Media] = relationship(lazy="joined")
+
+
+def _targets(kind: str) -> tuple[Table, Table]:
+    """The screens and groups a rule of this kind applies to (besides its `everywhere` flag)."""
+    screens = Table(
+        f"{kind}_screens", Base.metadata,
+        Column(f"{kind}_id", ForeignKey(f"{kind}s.id", ondelete="CASCADE"), primary_key=True),
+        Column("screen_id", ForeignKey("screens.id", ondelete="CASCADE"), primary_key=True),
+    )
+    groups = Table(
+        f"{kind}_groups", Base.metadata,
+        Column(f"{kind}_id", ForeignKey(f"{kind}s.id", ondelete="CASCADE"), primary_key=True),
+        Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    )
+    return screens, groups
+
+
+schedule_screens, schedule_groups = _targets("schedule")
+reminder_screens, reminder_groups = _targets("reminder")
+override_screens, override_groups = _targets("override")
+
+
+class PlaylistRow(Base):
+    """Ordered items played in a loop."""
+
+    __tablename__ = "playlists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    items: Mapped[list[PlaylistItem]] = relationship(order_by="PlaylistItem.position", cascade="all, delete-orphan")
+
+
+class PlaylistItem(Base):
+    __tablename__ = "playlist_items"
+    __table_args__ = (CheckConstraint("duration_s > 0", name="ck_playlist_items_duration"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    playlist_id: Mapped[int] = mapped_column(ForeignKey("playlists.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(String(100))
+    duration_s: Mapped[int] = mapped_column(Integer)
+
+
+class ScheduleRow(Base):
+    """A playlist on some dates, weekdays and a daily window, at a priority, for its targets."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    playlist_id: Mapped[int] = mapped_column(ForeignKey("playlists.id"), index=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    end_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    weekdays: Mapped[str] = mapped_column(String(7), default="0123456")
+    start_time: Mapped[time | None] = mapped_column(Time, nullable=True)
+    end_time: Mapped[time | None] = mapped_column(Time, nullable=True)
+    everywhere: Mapped[bool] = mapped_column(Boolean, default=False)
+    playlist: Mapped[PlaylistRow] = relationship()
+    screens: Mapped[list[Screen]] = relationship(secondary=schedule_screens)
+    groups: Mapped[list[Group]] = relationship(secondary=schedule_groups)
+
+
+class ReminderRow(Base):
+    """Content shown every every_min minutes for duration_s seconds, over the schedules of its targets."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (CheckConstraint("duration_s > 0", name="ck_reminders_duration"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    content: Mapped[str] = mapped_column(String(100))
+    duration_s: Mapped[int] = mapped_column(Integer)
+    every_min: Mapped[int] = mapped_column(Integer)
+    start_time: Mapped[time | None] = mapped_column(Time, nullable=True)
+    end_time: Mapped[time | None] = mapped_column(Time, nullable=True)
+    everywhere: Mapped[bool] = mapped_column(Boolean, default=False)
+    screens: Mapped[list[Screen]] = relationship(secondary=reminder_screens)
+    groups: Mapped[list[Group]] = relationship(secondary=reminder_groups)
+
+
+class OverrideRow(Base):
+    """An emergency takeover: content held on its targets from start to end, above everything."""
+
+    __tablename__ = "overrides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    content: Mapped[str] = mapped_column(String(100))
+    start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    end: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    everywhere: Mapped[bool] = mapped_column(Boolean, default=False)
+    screens: Mapped[list[Screen]] = relationship(secondary=override_screens)
+    groups: Mapped[list[Group]] = relationship(secondary=override_groups)
+
+
+# Rows whose changes do not alter what any screen shows.
+_NOT_CONTENT = (ScreenStatus, Play, Revision)
+
+
+@event.listens_for(Session, "after_flush")
+def _bump_revision(session: Session, _context) -> None:
+    """Count a change to what screens show once per transaction, in that transaction, whoever made it."""
+    if session.info.get("revision_bumped"):
+        return
+    touched = (*session.new, *session.dirty, *session.deleted)
+    if any(not isinstance(obj, _NOT_CONTENT) for obj in touched):
+        session.execute(update(Revision).where(Revision.id == 1).values(value=Revision.value + 1))
+        session.info["revision_bumped"] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _reset_bump(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("revision_bumped", None)

@@ -80,11 +80,14 @@ def list_screens(session: Session) -> list[Screen]:
     return list(session.scalars(select(Screen).order_by(Screen.id)))
 
 
-def screen_for_token(session: Session, screen_id: str, token: str) -> Screen | None:
-    """The screen when token is its own, compared in constant time; None otherwise, whichever part was wrong."""
-    screen = session.get(Screen, screen_id)
+def token_matches(token_hash: str | None, token: str) -> bool:
+    """True when token hashes to token_hash; compared in constant time, and as slowly when there is no screen."""
     presented = hash_token(token)
-    expected = screen.token_hash if screen is not None else hash_token("")
-    if not hmac.compare_digest(presented, expected) or screen is None:
-        return None
-    return screen
+    expected = token_hash if token_hash is not None else hash_token("")
+    return hmac.compare_digest(presented, expected) and token_hash is not None
+
+
+def screen_for_token(session: Session, screen_id: str, token: str) -> Screen | None:
+    """The screen when token is its own; None otherwise, whichever part was wrong."""
+    screen = session.get(Screen, screen_id)
+    return screen if token_matches(screen.token_hash if screen is not None else None, token) else None

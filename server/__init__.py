@@ -22,6 +22,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         SECRET_KEY=None,
         MAX_CONTENT_LENGTH=25 * 1024 * 1024,
         JSON_SORT_KEYS=False,
+        # Players poll the manifest this often (seconds); they add their own random jitter.
+        POLL_AFTER_S=30,
+        # Built manifests kept per worker; screens under the same rules share one.
+        MANIFEST_CACHE_SIZE=256,
+        # How often (seconds) a worker asks the database whether content changed; 0 asks on every poll.
+        REVISION_CHECK_S=0,
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)

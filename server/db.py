@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from assets.store import FileStore
 from playlists.db import make_engine, session_factory
+from playlists.manifest import ManifestCache
 
 
 def init_app(app: Flask) -> None:
@@ -22,6 +23,10 @@ def init_app(app: Flask) -> None:
     app.extensions["signage.engine"] = engine
     app.extensions["signage.sessions"] = session_factory(engine)
     app.extensions["signage.store"] = FileStore(app.config["MEDIA_DIR"])
+    app.extensions["signage.manifests"] = ManifestCache(
+        engine, poll_after_s=int(app.config["POLL_AFTER_S"]), size=int(app.config["MANIFEST_CACHE_SIZE"]),
+        check_interval_s=float(app.config["REVISION_CHECK_S"]),
+    )
     app.teardown_appcontext(_close_session)
 
 
@@ -38,6 +43,11 @@ def get_session() -> Session:
 
 def get_store() -> FileStore:
     return current_app.extensions["signage.store"]
+
+
+def get_manifests() -> ManifestCache:
+    """This process's cache of the network snapshot and built manifests."""
+    return current_app.extensions["signage.manifests"]
 
 
 def _close_session(_exc: BaseException | None) -> None:

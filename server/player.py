@@ -1,4 +1,4 @@
-"""The player-facing API: device-token auth, heartbeats, proof of play, and immutable media."""
+"""The player-facing API: device-token auth, the manifest, now.png, heartbeats, proof of play, immutable media."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ import functools
 import json
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, current_app, g, request, send_file
+from flask import Blueprint, Response, abort, current_app, g, request, send_file
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from assets.store import StoreError
 from playlists.reports import ReportError, record_heartbeat, record_plays
-from playlists.screens import screen_for_token
+from playlists.resolver import now as resolve_now
+from playlists.rules import RuleError
+from playlists.screens import token_matches
 
-from .db import get_session, get_store
+from .db import get_manifests, get_session, get_store
 from .errors import error_response
 
 bp = Blueprint("player", __name__)
@@ -39,11 +41,13 @@ def require_screen(view):
             response = error_response(401, "a device token is required: Authorization: Bearer <token>")
             response[0].headers["WWW-Authenticate"] = 'Bearer realm="screens"'
             return response
-        screen = screen_for_token(get_session(), screen_id, token.strip())
-        if screen is None:
+        # The snapshot holds every screen's token digest, so a poll needs no query beyond the revision check.
+        network = get_manifests().network()
+        screen = network.screens.get(screen_id)
+        if not token_matches(screen.token_hash if screen is not None else None, token.strip()):
             # The same answer whether the screen is unknown or the token belongs to another one.
             return error_response(404, "no such screen for this token")
-        g.screen = screen
+        g.screen, g.network = screen, network
         return view(screen_id=screen_id, **kwargs)
 
     return wrapped
@@ -87,6 +91,52 @@ def plays(screen_id: str):
         return error_response(400, str(exc))
     session.commit()
     return {"accepted": fresh}, 202
+
+
+def _not_ready(exc: RuleError):
+    current_app.logger.warning("screen %s cannot be served yet: %s", g.screen.id, exc)
+    response = error_response(503, "this screen's content is still being prepared; try again shortly")
+    response[0].headers["Retry-After"] = "30"
+    return response
+
+
+@bp.get("/api/v1/screens/<screen_id>/manifest")
+@require_screen
+def manifest(screen_id: str):
+    """What to play for the next 48 hours; 304 when the player's ETag is still current."""
+    try:
+        built = get_manifests().get(g.network, g.screen, now())
+    except RuleError as exc:
+        return _not_ready(exc)
+    # Two encodings of one content: each has its own strong tag, and either one proves the player is current.
+    gzipped = request.accept_encodings["gzip"] > 0
+    etag = f"{built.etag}-gzip" if gzipped else built.etag
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    if request.if_none_match.contains(built.etag) or request.if_none_match.contains(f"{built.etag}-gzip") \
+            or request.if_none_match.star_tag:
+        return Response(status=304, headers=headers)
+    response = Response(built.gzipped if gzipped else built.body, mimetype="application/json", headers=headers)
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
+    return response
+
+
+@bp.get("/api/v1/screens/<screen_id>/now.png")
+@require_screen
+def now_png(screen_id: str):
+    """The exact-size image the screen should show at this instant."""
+    try:
+        segment = resolve_now(g.network.rules_for(g.screen), now())
+    except RuleError as exc:
+        return _not_ready(exc)
+    media = g.network.media_for(segment.item, g.screen.profile)
+    response = send_file(get_store().path(media.sha256, media.ext), mimetype="image/png", conditional=True,
+                         etag=media.sha256, max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    # For simple players: what this is and when to ask again.
+    response.headers["X-Signage-Item"] = segment.item.key
+    response.headers["X-Signage-Until"] = segment.end.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return response
 
 
 @bp.get("/media/<sha256>.<ext>")

@@ -7,13 +7,14 @@ from server import create_app
 
 def test_config_layers(instance, monkeypatch):
     instance.mkdir(parents=True)
-    (instance / "config.py").write_text("SECRET_KEY = 'from-file'\nPOLL_AFTER_S = 30\n", encoding="utf-8")
+    (instance / "config.py").write_text("SECRET_KEY = 'from-file'\nPOLL_AFTER_S = 20\n", encoding="utf-8")
+    assert create_app().config["POLL_AFTER_S"] == 20  # the file beats the default
     monkeypatch.setenv("SIGNAGE_POLL_AFTER_S", "45")
     app = create_app()
     assert app.instance_path == str(instance)
     assert app.config["SECRET_KEY"] == "from-file"
     assert app.config["POLL_AFTER_S"] == 45  # the environment beats the file
-    assert not create_app({"TESTING": True}).config.get("POLL_AFTER_S")
+    assert create_app({"TESTING": True}).config["POLL_AFTER_S"] == 30  # tests see only the defaults
 
 
 def test_testing_config(app):

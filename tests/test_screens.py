@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import inspect, select
 
-from playlists.db import current_revision, make_engine, session_factory, upgrade
+from playlists.db import current_revision, head_revision, make_engine, session_factory, upgrade
 from playlists.models import Group, Screen
 from playlists.screens import ScreenError, add_screen, hash_token, list_screens, reissue_token, screen_for_token
 
@@ -27,10 +27,21 @@ def session(engine):
 
 
 def test_migrations_create_the_schema_and_rerun_harmlessly(engine):
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == head_revision()
     upgrade(engine)
     assert {"screens", "groups", "screen_groups", "media", "screen_status", "plays"} <= set(
         inspect(engine).get_table_names())
+
+
+def test_migrations_match_the_models(engine):
+    """A model changed without its migration would make an upgraded database differ from the code."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from playlists.models import Base
+
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
 
 def test_upgrade_keeps_existing_rows(tmp_path):
@@ -41,7 +52,7 @@ def test_upgrade_keeps_existing_rows(tmp_path):
             "INSERT INTO screens (id, name, site, district, profile, tz, token_hash, token_issued_at, created_at) "
             "VALUES ('old', 'Old', '', '', 'tv-1080p', 'Asia/Ho_Chi_Minh', 'h', '2026-01-01', '2026-01-01')")
     upgrade(engine)
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == head_revision()
     with session_factory(engine)() as session:
         assert [s.id for s in list_screens(session)] == ["old"]
     engine.dispose()

@@ -1,0 +1,271 @@
+"""Writing what screens show: posters, playlists, schedules, reminders and overrides, and their media per profile.
+
+Every function checks its input before touching the session and raises ContentError saying what was wrong, so
+the caller can roll back and nothing is half-stored. Media for a screen's exact size are made here, when
+content is saved (sync_renditions), never when a player polls.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time
+
+from PIL import Image
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from assets.derive import FITS, fit_image
+from assets.store import MediaStore
+from renderer import PosterSpec, RenderError, encode, get_profile, render_poster
+
+from .models import (
+    Group,
+    Media,
+    OverrideRow,
+    PlaylistItem,
+    PlaylistRow,
+    Poster,
+    ReminderRow,
+    Rendition,
+    ScheduleRow,
+    Screen,
+)
+from .network import as_utc, load_network
+from .rules import ALL_WEEKDAYS, Item, Override, Playlist, Reminder, RuleError, Schedule, check_aware
+
+_POSTER = re.compile(r"^poster:(\d{1,9})$")
+_ASSET = re.compile(r"^asset:([0-9a-f]{64})(?::(contain|cover))?$")
+MAX_ITEMS = 500
+
+
+class ContentError(RuleError):
+    """Content or a rule that cannot be saved; the message says what was got and what was expected."""
+
+
+def _check(build) -> None:
+    """Run a rules constructor purely to validate, turning its RuleError into a ContentError."""
+    try:
+        build()
+    except RuleError as exc:
+        raise ContentError(str(exc)) from None
+
+
+def check_content(session: Session, content: str) -> None:
+    """Refuse a content reference that is malformed or names no poster or image: 'poster:<id>',
+    'asset:<sha256>' (letterboxed) or 'asset:<sha256>:cover' (cropped to fill)."""
+    if not isinstance(content, str):
+        raise ContentError(f"content: got {content!r}, expected 'poster:<id>' or 'asset:<sha256>[:cover]'")
+    if m := _POSTER.match(content):
+        if session.get(Poster, int(m.group(1))) is None:
+            raise ContentError(f"content: got {content!r}, but there is no poster {m.group(1)}")
+        return
+    if m := _ASSET.match(content):
+        media = session.get(Media, m.group(1))
+        if media is None or media.kind != "image":
+            raise ContentError(f"content: got {content!r}, but no uploaded image has that sha256")
+        return
+    raise ContentError(f"content: got {content!r}, expected 'poster:<id>' or 'asset:<sha256>[:cover]'")
+
+
+def _spec(spec: PosterSpec | dict) -> PosterSpec:
+    try:
+        spec = spec if isinstance(spec, PosterSpec) else PosterSpec.from_dict(spec)
+        spec.resolved()
+    except RenderError as exc:
+        raise ContentError(f"poster: {exc}") from None
+    return spec
+
+
+def add_poster(session: Session, spec: PosterSpec | dict, now: datetime, *, name: str = "",
+               is_default: bool = False) -> Poster:
+    """Store a poster spec (checked, not yet rendered: see sync_renditions)."""
+    spec = _spec(spec)
+    poster = Poster(name=name or spec.resolved().headline[:200], spec_json=json.dumps(spec.to_dict()),
+                    is_default=is_default, created_at=now, updated_at=now)
+    session.add(poster)
+    session.flush()
+    return poster
+
+
+def update_poster(session: Session, poster_id: int, spec: PosterSpec | dict, now: datetime) -> Poster:
+    """Change what a poster says; its old images stay in the store but no longer play."""
+    poster = session.get(Poster, poster_id)
+    if poster is None:
+        raise ContentError(f"poster: got id {poster_id!r}, but there is no such poster")
+    poster.spec_json, poster.updated_at = json.dumps(_spec(spec).to_dict()), now
+    session.execute(delete(Rendition).where(Rendition.content == f"poster:{poster_id}"))
+    return poster
+
+
+def default_poster(session: Session, now: datetime) -> Poster:
+    """The poster shown when nothing is scheduled (the official Bluezone install poster), created on first use."""
+    poster = session.scalar(select(Poster).where(Poster.is_default).order_by(Poster.id).limit(1))
+    if poster is None:
+        poster = add_poster(session, PosterSpec(lang="vi-en"), now, name="Bluezone (default)", is_default=True)
+    return poster
+
+
+def _items(session: Session, items: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    if not items:
+        raise ContentError("playlist items: got none, expected at least one (content, duration_s)")
+    if len(items) > MAX_ITEMS:
+        raise ContentError(f"playlist items: got {len(items)}, expected at most {MAX_ITEMS}")
+    checked = []
+    for entry in items:
+        try:
+            content, duration_s = entry
+        except (TypeError, ValueError):
+            raise ContentError(f"playlist item: got {entry!r}, expected (content, duration_s)") from None
+        check_content(session, content)
+        _check(lambda c=content, d=duration_s: Item(c, d))
+        checked.append((content, duration_s))
+    return checked
+
+
+def add_playlist(session: Session, name: str, items: Sequence[tuple[str, int]]) -> PlaylistRow:
+    """A named playlist of (content, duration_s) items, played in order."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise ContentError(f"playlist name: got {name!r}, expected 1 to 200 characters")
+    if session.scalar(select(PlaylistRow.id).where(PlaylistRow.name == name.strip())) is not None:
+        raise ContentError(f"playlist name: got {name!r}, but a playlist has that name already")
+    checked = _items(session, items)
+    playlist = PlaylistRow(name=name.strip(), items=[
+        PlaylistItem(position=i, content=c, duration_s=d) for i, (c, d) in enumerate(checked)
+    ])
+    session.add(playlist)
+    session.flush()
+    return playlist
+
+
+def set_playlist_items(session: Session, playlist_id: int, items: Sequence[tuple[str, int]]) -> PlaylistRow:
+    """Replace a playlist's items."""
+    playlist = session.get(PlaylistRow, playlist_id)
+    if playlist is None:
+        raise ContentError(f"playlist: got id {playlist_id!r}, but there is no such playlist")
+    checked = _items(session, items)
+    playlist.items = [PlaylistItem(position=i, content=c, duration_s=d) for i, (c, d) in enumerate(checked)]
+    session.flush()
+    return playlist
+
+
+def _targets(session: Session, rule, screens: Iterable[str], groups: Iterable[str], everywhere: bool) -> None:
+    screens, groups = list(dict.fromkeys(screens)), list(dict.fromkeys(groups))
+    if not isinstance(everywhere, bool):
+        raise ContentError(f"everywhere: got {everywhere!r}, expected true or false")
+    if not (screens or groups or everywhere):
+        raise ContentError("targets: got no screens, no groups and everywhere false, expected at least one target")
+    found = {s.id: s for s in session.scalars(select(Screen).where(Screen.id.in_(screens)))}
+    if missing := [s for s in screens if s not in found]:
+        raise ContentError(f"screens: got unknown {', '.join(map(repr, missing))}")
+    named = {g.name: g for g in session.scalars(select(Group).where(Group.name.in_(groups)))}
+    if missing := [g for g in groups if g not in named]:
+        raise ContentError(f"groups: got unknown {', '.join(map(repr, missing))}")
+    rule.screens = [found[s] for s in screens]
+    rule.groups = [named[g] for g in groups]
+    rule.everywhere = everywhere
+
+
+def add_schedule(session: Session, playlist_id: int, *, name: str = "", priority: int = 0,
+                 start_date: date | None = None, end_date: date | None = None,
+                 weekdays: Iterable[int] = ALL_WEEKDAYS, start_time: time | None = None,
+                 end_time: time | None = None, screens: Iterable[str] = (), groups: Iterable[str] = (),
+                 everywhere: bool = False) -> ScheduleRow:
+    """Show a playlist on its targets; the rule's fields are checked as the resolver will read them."""
+    playlist = session.get(PlaylistRow, playlist_id) if isinstance(playlist_id, int) else None
+    if playlist is None:
+        raise ContentError(f"playlist: got {playlist_id!r}, but there is no such playlist")
+    probe = Playlist(0, (Item("probe", 1),))
+    _check(lambda: Schedule(0, probe, priority, start_date, end_date, weekdays, start_time, end_time))
+    row = ScheduleRow(name=name, playlist_id=playlist.id, priority=priority, start_date=start_date,
+                      end_date=end_date, weekdays="".join(str(d) for d in sorted(set(weekdays))),
+                      start_time=start_time, end_time=end_time)
+    _targets(session, row, screens, groups, everywhere)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def add_reminder(session: Session, content: str, *, duration_s: int, every_min: int, name: str = "",
+                 start_time: time | None = None, end_time: time | None = None, screens: Iterable[str] = (),
+                 groups: Iterable[str] = (), everywhere: bool = False) -> ReminderRow:
+    """Show content for duration_s seconds every every_min minutes (from local midnight) on its targets."""
+    check_content(session, content)
+    _check(lambda: Reminder(0, Item(content, duration_s), every_min, start_time, end_time))
+    row = ReminderRow(name=name, content=content, duration_s=duration_s, every_min=every_min,
+                      start_time=start_time, end_time=end_time)
+    _targets(session, row, screens, groups, everywhere)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def add_override(session: Session, content: str, *, start: datetime, end: datetime, name: str = "",
+                 screens: Iterable[str] = (), groups: Iterable[str] = (), everywhere: bool = False) -> OverrideRow:
+    """Take over the targets with content from start to end, above every schedule and reminder."""
+    check_content(session, content)
+    _check(lambda: check_aware("override start", start))
+    _check(lambda: check_aware("override end", end))
+    _check(lambda: Override(0, Item(content, 1), start, end))
+    # Stored in UTC: SQLite keeps no offset, so any other zone would come back shifted.
+    row = OverrideRow(name=name, content=content, start=start.astimezone(UTC), end=end.astimezone(UTC))
+    _targets(session, row, screens, groups, everywhere)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def end_override(session: Session, override_id: int, now: datetime) -> OverrideRow:
+    """Stop an override now (or drop it, if it has not started); ending an ended one changes nothing."""
+    row = session.get(OverrideRow, override_id)
+    if row is None:
+        raise ContentError(f"override: got id {override_id!r}, but there is no such override")
+    _check(lambda: check_aware("now", now))
+    if now <= as_utc(row.start):
+        session.delete(row)
+    elif now < as_utc(row.end):
+        row.end = now.astimezone(UTC)
+    return row
+
+
+def _render(session: Session, store: MediaStore, content: str, profile_name: str) -> tuple[bytes, dict]:
+    profile = get_profile(profile_name)
+    if m := _POSTER.match(content):
+        poster = session.get(Poster, int(m.group(1)))
+        spec = PosterSpec.from_dict(json.loads(poster.spec_json))
+        try:
+            rendered = render_poster(spec, profile)
+        except RenderError as exc:
+            raise ContentError(f"poster {poster.id} ({poster.name}) on {profile_name}: {exc}") from None
+        report = {"text": rendered.report(), "qr_ok": rendered.qr is not None,
+                  "scan_m": rendered.qr.scan_m if rendered.qr else None, "dropped": list(rendered.dropped)}
+        return encode(rendered.image, "PNG", profile), report
+    m = _ASSET.match(content)
+    media = session.get(Media, m.group(1))
+    with store.open(media.sha256, media.ext) as fh, Image.open(fh) as image:
+        fitted = fit_image(image, profile.size, m.group(2) or FITS[0])
+    return encode(fitted, "PNG", profile), {"fit": m.group(2) or FITS[0]}
+
+
+def sync_renditions(session: Session, store: MediaStore, now: datetime) -> list[tuple[str, str]]:
+    """Make the media every screen needs at its exact size and return the (content, profile) pairs made.
+
+    Ensures the default poster exists first. Refuses (ContentError) content that cannot be shown on a
+    profile, such as a poster whose text cannot fit; the caller rolls back and nothing is recorded.
+    """
+    default_poster(session, now)
+    session.flush()
+    network = load_network(session)
+    made = []
+    for content, profile in sorted(network.needed_renditions() - network.renditions.keys()):
+        data, report = _render(session, store, content, profile)
+        sha = store.put(data, "png")
+        if session.get(Media, sha) is None:
+            size = get_profile(profile).size
+            session.add(Media(sha256=sha, ext="png", kind="rendition", width=size[0], height=size[1],
+                              bytes=len(data), label=f"{content} @ {profile}", created_at=now))
+        session.add(Rendition(content=content, profile=profile, sha256=sha, report_json=json.dumps(report)))
+        made.append((content, profile))
+    session.flush()
+    return made
