@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from playlists.content import ContentError, sync_renditions
 from playlists.screens import DEFAULT_TZ, ScreenError, add_screen, list_screens, reissue_token
 from renderer import (
     CATALOG,
@@ -127,7 +128,7 @@ def _app_session():
         try:
             yield session
             session.commit()
-        except (ScreenError, RenderError) as exc:
+        except (ScreenError, RenderError, ContentError) as exc:
             session.rollback()
             raise click.ClickException(str(exc)) from None
         except SQLAlchemyError as exc:
@@ -166,9 +167,13 @@ def screen() -> None:
 @click.option("--group", "groups", multiple=True, metavar="G", help="A group to put the screen in (repeatable).")
 def screen_add(screen_id, profile, name, site, district, tz, groups) -> None:
     """Register a screen; prints its device token once, alone on the last line."""
+    from .db import get_store
+
     with _app_session() as session:
         token = add_screen(session, screen_id, profile, _now(), name=name, site=site, district=district,
                            tz=tz, groups=groups)
+        # Its media are made now, at its exact size, so its first poll finds them ready.
+        sync_renditions(session, get_store(), _now())
     click.echo(f"screen {screen_id} added; its device token (shown once) is on the next line")
     click.echo(token)
 
