@@ -104,14 +104,17 @@ def _not_ready(exc: RuleError):
 @require_screen
 def manifest(screen_id: str):
     """What to play for the next 48 hours; 304 when the player's ETag is still current."""
+    moment = now()
     try:
-        built = get_manifests().get(g.network, g.screen, now())
+        built = get_manifests().get(g.network, g.screen, moment)
     except RuleError as exc:
         return _not_ready(exc)
     # Two encodings of one content: each has its own strong tag, and either one proves the player is current.
     gzipped = request.accept_encodings["gzip"] > 0
     etag = f"{built.etag}-gzip" if gzipped else built.etag
-    headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache", "Vary": "Accept-Encoding",
+               # The Date header has whole seconds; players keep in step by this finer clock.
+               "X-Server-Time": str(int(moment.timestamp() * 1000))}
     if request.if_none_match.contains(built.etag) or request.if_none_match.contains(f"{built.etag}-gzip") \
             or request.if_none_match.star_tag:
         return Response(status=304, headers=headers)

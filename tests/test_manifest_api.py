@@ -78,6 +78,7 @@ def test_manifest_has_the_profile_items_and_48_hours_of_timeline(app, client):
     r, m = get_manifest(app, client, "bx-bac-1")
     assert r.status_code == 200 and r.mimetype == "application/json"
     assert r.headers["Cache-Control"] == "no-cache"
+    assert int(r.headers["X-Server-Time"]) == int(NOW.timestamp() * 1000)
     assert r.headers["ETag"].startswith('"') and not r.headers["ETag"].startswith('W/')
     assert m["profile"] == {"name": "led-p10", "width": 192, "height": 96}
     assert m["poll_after_s"] == 30 and m["tz"] == "Asia/Ho_Chi_Minh"
