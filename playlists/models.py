@@ -230,8 +230,22 @@ class OverrideRow(Base):
     groups: Mapped[list[Group]] = relationship(secondary=override_groups)
 
 
+class Pairing(Base):
+    """A player asking to be given a screen: it shows the code, staff approve it, the player claims its token."""
+
+    __tablename__ = "pairings"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    # sha256 of a secret only the asking browser knows, so nobody else can collect the token.
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    screen_id: Mapped[str | None] = mapped_column(ForeignKey("screens.id", ondelete="CASCADE"), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 # Rows whose changes do not alter what any screen shows.
-_NOT_CONTENT = (ScreenStatus, Play, Revision)
+_NOT_CONTENT = (ScreenStatus, Play, Revision, Pairing)
 
 
 @event.listens_for(Session, "after_flush")

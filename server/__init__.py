@@ -36,10 +36,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from . import db, errors, health, player
+    from . import db, errors, health, pairing, player
 
     db.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(player.bp)
+    app.register_blueprint(pairing.bp)
     return app

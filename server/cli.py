@@ -13,6 +13,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from playlists.content import ContentError, sync_renditions
+from playlists.pairing import PairingError
 from playlists.screens import DEFAULT_TZ, ScreenError, add_screen, list_screens, reissue_token
 from renderer import (
     CATALOG,
@@ -128,7 +129,7 @@ def _app_session():
         try:
             yield session
             session.commit()
-        except (ScreenError, RenderError, ContentError) as exc:
+        except (ScreenError, RenderError, ContentError, PairingError) as exc:
             session.rollback()
             raise click.ClickException(str(exc)) from None
         except SQLAlchemyError as exc:
@@ -196,6 +197,18 @@ def screen_token(screen_id) -> None:
         token = reissue_token(session, screen_id, _now())
     click.echo(f"new token for {screen_id} (the old one no longer works) is on the next line")
     click.echo(token)
+
+
+@screen.command("pair")
+@click.argument("code")
+@click.option("--id", "screen_id", required=True, metavar="ID", help="The registered screen this player becomes.")
+def screen_pair(code, screen_id) -> None:
+    """Approve a player showing a pairing code; it collects its token by itself within seconds."""
+    from playlists.pairing import approve_pairing, display_code
+
+    with _app_session() as session:
+        pairing = approve_pairing(session, code, screen_id, _now())
+    click.echo(f"player with code {display_code(pairing.code)} approved as screen {screen_id}")
 
 
 def _now() -> datetime:

@@ -53,7 +53,8 @@ def require_screen(view):
     return wrapped
 
 
-def _json_body():
+def json_body():
+    """The request's JSON body; 413 past MAX_REPORT_BYTES, 400 when it is not JSON."""
     if (request.content_length or 0) > MAX_REPORT_BYTES:
         raise RequestEntityTooLarge(f"body too large: expected at most {MAX_REPORT_BYTES} bytes")
     data = request.get_data(cache=False, as_text=False)
@@ -71,7 +72,7 @@ def heartbeat(screen_id: str):
     """Record the player's status; 204."""
     session = get_session()
     try:
-        record_heartbeat(session, screen_id, _json_body(), now())
+        record_heartbeat(session, screen_id, json_body(), now())
     except ReportError as exc:
         session.rollback()
         return error_response(400, str(exc))
@@ -85,7 +86,7 @@ def plays(screen_id: str):
     """Record a batch of proof-of-play records; 202 with how many were new."""
     session = get_session()
     try:
-        fresh = record_plays(session, screen_id, _json_body(), now())
+        fresh = record_plays(session, screen_id, json_body(), now())
     except ReportError as exc:
         session.rollback()
         return error_response(400, str(exc))

@@ -1,0 +1,102 @@
+"""Pairing endpoints: a player without a token asks for a code, shows it, and claims its token once approved."""
+
+from __future__ import annotations
+
+import io
+
+import qrcode
+from flask import Blueprint, Response, jsonify, render_template_string, request, url_for
+
+from playlists.pairing import (
+    LIFETIME,
+    PairingError,
+    TooManyPairings,
+    claim_pairing,
+    display_code,
+    normalise_code,
+    open_pairing,
+    start_pairing,
+)
+
+from .db import get_session
+from .errors import error_response
+from .player import json_body, now
+
+bp = Blueprint("pairing", __name__)
+
+POLL_AFTER_S = 3
+
+
+def _secret(body: object) -> object:
+    return body.get("secret") if isinstance(body, dict) else None
+
+
+@bp.post("/api/v1/pairings")
+def start():
+    """201 with a new pairing code for the player that sent its secret."""
+    session = get_session()
+    try:
+        pairing = start_pairing(session, _secret(json_body()), now())
+    except TooManyPairings as exc:
+        session.rollback()
+        return error_response(429, str(exc))
+    except PairingError as exc:
+        session.rollback()
+        return error_response(400, str(exc))
+    session.commit()
+    code = display_code(pairing.code)
+    return {"code": code, "expires_in_s": int(LIFETIME.total_seconds()), "poll_after_s": POLL_AFTER_S,
+            "approve_url": url_for("pairing.approve_hint", code=code)}, 201
+
+
+@bp.post("/api/v1/pairings/<code>/claim")
+def claim(code: str):
+    """202 while the code waits for approval; 200 with the screen and its new token once, then 404."""
+    session = get_session()
+    try:
+        result = claim_pairing(session, code, _secret(json_body()), now())
+    except PairingError as exc:
+        session.rollback()
+        return error_response(404, str(exc))
+    if result is None:
+        return {"status": "waiting"}, 202
+    session.commit()
+    screen_id, token = result
+    response = jsonify(screen_id=screen_id, token=token)
+    response.headers["Cache-Control"] = "no-store"  # a secret: no cache may keep it
+    return response
+
+
+@bp.get("/api/v1/pairings/<code>/qr.png")
+def qr(code: str):
+    """A QR code of the approval link, for the player to show beside the code; 404 unless the code is open."""
+    try:
+        code = display_code(open_pairing(get_session(), code, now()).code)
+    except PairingError as exc:
+        return error_response(404, str(exc))
+    image = qrcode.make(url_for("pairing.approve_hint", code=code, _external=True), border=4, box_size=8)
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return Response(buf.getvalue(), mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/staff/pair")
+def approve_hint():
+    """How to approve a code (the staff console will add a form here)."""
+    code = request.args.get("code", "")
+    try:
+        code = display_code(normalise_code(code))
+    except PairingError:
+        code = "CODE"
+    return render_template_string(_APPROVE_PAGE, code=code)
+
+
+_APPROVE_PAGE = """<!doctype html>
+<html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Pair a screen {{ code }}</title>
+<h1>Pair the screen showing {{ code }}</h1>
+<p>On the server, run:</p>
+<pre>signage screen pair {{ code }} --id SCREEN_ID</pre>
+<p>with the id of a screen registered with <code>signage screen add</code>. The player starts within seconds.</p>
+</html>
+"""
