@@ -166,9 +166,23 @@ def _held_seconds(row: OverrideRow) -> int:
 
 
 def read_revision(engine: Engine) -> int:
-    """The committed revision counter, in one small query."""
-    with engine.connect() as conn:
-        return conn.execute(select(Revision.value).where(Revision.id == 1)).scalar_one()
+    """The committed revision counter, in one small query.
+
+    Every poll asks this, so it goes straight to the pooled DBAPI connection: the same plain SQL on every
+    database, without the statement compilation and result wrapping that would cost more than the query.
+    """
+    conn = engine.raw_connection()
+    try:
+        cursor = conn.cursor()
+        try:
+            cursor.execute("SELECT value FROM revision WHERE id = 1")
+            (value,) = cursor.fetchone()
+        finally:
+            cursor.close()
+        conn.commit()  # end the read transaction, so the next read sees new commits
+    finally:
+        conn.close()  # back to the pool
+    return value
 
 
 def load_network(session: Session) -> Network:

@@ -46,12 +46,13 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Gunicorn worker processes.")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--access-log", is_flag=True, help="Log every request to stdout (off: players poll constantly).")
+def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     """Run the server under gunicorn until Ctrl-C."""
     from .serve import run
 
     try:
-        run(host, port, workers)
+        run(host, port, workers, access_log)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
 
