@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-render contact-sheet clean
+.PHONY: run test lint bench bench-render bench-poll contact-sheet clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,15 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
-bench: bench-render
+bench: bench-render bench-poll
 
 bench-render: $(VENV)/.installed
 	$(BIN)/python bench/bench_render.py
+
+# Needs wrk (Debian's package): installed here when missing, as root on Debian.
+bench-poll: $(VENV)/.installed
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	$(BIN)/python bench/bench_poll.py
 
 contact-sheet: $(VENV)/.installed
 	$(BIN)/python -m renderer.sheet docs/contact-sheet.png

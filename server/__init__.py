@@ -27,7 +27,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Built manifests kept per worker; screens under the same rules share one.
         MANIFEST_CACHE_SIZE=256,
         # How often (seconds) a worker asks the database whether content changed; 0 asks on every poll.
-        REVISION_CHECK_S=0,
+        # One second keeps the poll path free of queries under load, and a change (or a revoked token)
+        # reaches every worker within that second.
+        REVISION_CHECK_S=1.0,
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -36,11 +38,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from . import db, errors, health, pairing, player
+    from . import db, errors, health, pairing, player, webplayer
 
     db.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(player.bp)
+    app.register_blueprint(webplayer.bp)
     app.register_blueprint(pairing.bp)
     return app

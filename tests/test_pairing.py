@@ -28,7 +28,7 @@ class Clock:
 @pytest.fixture
 def app(instance):
     clock = Clock()
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "CLOCK": clock})
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "REVISION_CHECK_S": 0, "CLOCK": clock})
     app.clock = clock
     with app.app_context():
         upgrade(get_engine())

@@ -16,7 +16,7 @@ NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 
 @pytest.fixture
 def app(instance):
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "CLOCK": lambda: NOW})
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "REVISION_CHECK_S": 0, "CLOCK": lambda: NOW})
     with app.app_context():
         upgrade(get_engine())
         session = get_session()
