@@ -118,9 +118,11 @@ class LiveServer:
 def live_server(tmp_path, monkeypatch):
     """A LiveServer on an empty temporary instance, not started; stopped at the end of the test.
 
-    Players poll every 2 s here (SIGNAGE_POLL_AFTER_S), so that a change shows within seconds."""
+    Players poll every 2 s here (SIGNAGE_POLL_AFTER_S), so that a change shows within seconds, and the server
+    looks for new content on every poll (SIGNAGE_REVISION_CHECK_S=0), so that "within one poll" is exact."""
     monkeypatch.setenv("SIGNAGE_INSTANCE", str(tmp_path / "instance"))
-    server = LiveServer(tmp_path / "instance", {"SIGNAGE_POLL_AFTER_S": "2", "SIGNAGE_SECRET_KEY": "live"})
+    server = LiveServer(tmp_path / "instance", {"SIGNAGE_POLL_AFTER_S": "2", "SIGNAGE_REVISION_CHECK_S": "0",
+                                                "SIGNAGE_SECRET_KEY": "live"})
     yield server
     server.stop()
 
@@ -159,3 +161,16 @@ def difference(a: Image.Image, b: Image.Image) -> float:
     """Mean absolute difference per channel (0 = identical, 255 = opposite) of two images of one size."""
     assert a.size == b.size, f"got {a.size}, expected {b.size}"
     return sum(ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB"))).mean) / 3
+
+
+def wait_until(page, expression: str, timeout: float = 10) -> object:
+    """Evaluate expression in the page every 50 ms until it is truthy and return its value; fails after timeout s.
+
+    (Playwright's wait_for_function evaluates strings in a way a strict Content-Security-Policy forbids.)"""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
+        time.sleep(0.05)

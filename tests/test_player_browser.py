@@ -14,7 +14,7 @@ import pytest
 from playlists import content
 from playlists.screens import add_screen
 from tests import live
-from tests.live import browser_page, difference, png
+from tests.live import browser_page, difference, png, wait_until
 
 # The fixtures of tests/live.py, used here by name.
 browser, live_server = live.browser, live.live_server
@@ -135,3 +135,74 @@ def test_scaled_to_fit_on_black_and_preview_reports_nothing(browser, live_server
     with live_server.session() as s:
         assert s.get(ScreenStatus, "hue-led-1") is None
         assert s.query(Play).filter_by(screen_id="hue-led-1").count() == 0
+
+
+def test_a_change_on_the_server_appears_within_one_poll_and_unchanged_polls_get_304(browser, live_server):
+    data = seed(live_server)
+    live_server.start()
+    token = data["tokens"]["bx-bac-1"]
+    with browser_page(browser, W, H) as page:
+        open_player(page, live_server, "bx-bac-1", token)
+        wait_until(page, "window.signagePlayer.answers[304] >= 1")
+        with live_server.session() as s:  # staff replace the playlist with one new poster
+            new = f"poster:{content.add_poster(s, {'lang': 'en', 'headline': 'Stay safe'}, datetime.now(UTC)).id}"
+            content.set_playlist_items(s, data["playlist"], [(new, SLOT_S)])
+            content.sync_renditions(s, live_server.store, datetime.now(UTC))
+        changed = time.time() * 1000
+        wait_until(page, f"document.body.dataset.item === {json.dumps(new)}", timeout=6)
+        took = time.time() * 1000 - changed
+        manifest = Manifest(live_server, "bx-bac-1", token)
+        wait_mid_slot(manifest, margin=0.3)
+        assert manifest.shown(screenshot(page)) == new
+        polls = page.evaluate("window.signagePlayer.pollLog")
+    before = [p["status"] for p in polls if p["sentAt"] < changed - 50]
+    after = [p["status"] for p in polls if p["sentAt"] > changed + 50]
+    # Unchanged polls were answered 304 (after the first full manifests); the first poll after the change got it.
+    assert before[-1] == 304 and after[0] == 200
+    assert took < 2.4 * 1000 + 2000  # poll_after_s plus jitter, plus building 49 h of 2 s entries
+
+
+def watch(page, manifest, slots: int) -> list[str]:
+    """The items seen on screen in the middle of the next `slots` slots, each checked against the timeline."""
+    seen = []
+    for _ in range(slots):
+        due = wait_mid_slot(manifest)
+        seen.append(manifest.shown(screenshot(page)))
+        assert seen[-1] == due, f"at {time.time():.3f} the screen shows {seen[-1]}, the timeline says {due}"
+    return seen
+
+
+def test_server_stopped_the_player_plays_on_also_after_a_reload_then_reports_every_play_once(browser, live_server):
+    data = seed(live_server)
+    live_server.start()
+    token = data["tokens"]["bx-bac-1"]
+    manifest = Manifest(live_server, "bx-bac-1", token)
+    with browser_page(browser, W, H) as page:
+        open_player(page, live_server, "bx-bac-1", token)
+        wait_until(page, "document.body.dataset.offline === 'ready'")
+        live_server.stop()
+        stopped = datetime.now(UTC)
+        assert len(set(watch(page, manifest, 3))) == 3
+        page.reload()  # the page, its script, the manifest and the media all come from the service worker
+        page.wait_for_selector("body[data-state=playing]", state="attached", timeout=5000)
+        assert page.evaluate("window.signagePlayer.offline") is True
+        assert len(set(watch(page, manifest, 3))) == 3
+        live_server.start()
+        restarted = datetime.now(UTC)
+        wait_until(page, "window.signagePlayer.sent > 0 && window.signagePlayer.offline === false")
+        wait_until(page, "(async () => (await new Promise((ok) => { const r = indexedDB.open('signage-player');"
+                         " r.onsuccess = () => r.result.transaction('plays').objectStore('plays').count()"
+                         ".onsuccess = (e) => ok(e.target.result); })) === 0)()")
+    from playlists.models import Play
+
+    with live_server.session() as s:
+        plays = sorted(s.query(Play).filter_by(screen_id="bx-bac-1"), key=lambda p: p.started_at)
+        rows = [(p.started_at.replace(tzinfo=UTC).timestamp(), p.duration_s, p.item, p.sha256) for p in plays]
+    offline = [r for r in rows if stopped.timestamp() < r[0] < restarted.timestamp()]
+    assert len(offline) >= 5  # plays made with the server gone, before and after the reload, all arrived
+    shas = {i["key"]: i["sha256"] for i in manifest.doc["items"]}
+    for (start, duration, item, sha), (next_start, *_) in zip(rows, rows[1:] + [(float("inf"),)], strict=True):
+        key, slot_start, slot_end = manifest.slot(start + 0.05)
+        assert (item, sha) == (key, shas[key])  # what the timeline says was on screen then
+        assert start + duration <= next_start + 0.01  # no play counted twice: plays never overlap
+        assert start + duration <= slot_end + 0.01

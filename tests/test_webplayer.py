@@ -18,7 +18,7 @@ def test_player_page_is_served_without_auth_and_carries_no_token(client):
     html = r.get_data(as_text=True)
     assert 'data-screen="bx-bac-1"' in html and 'data-preview="0"' in html
     assert 'data-sw="/player/sw.js"' in html
-    assert '<script src="/static/player/player.js"></script>' in html
+    assert '<script id="player-js" src="/static/player/player.js"></script>' in html
     # Two stacked images: the next one is decoded in the hidden layer before it is shown.
     assert len(re.findall(r'<img id="layer-[ab]"', html)) == 2
     assert r.headers["Cache-Control"] == "no-cache"

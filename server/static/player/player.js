@@ -20,7 +20,7 @@
   // What tests and people at the screen can inspect: window.signagePlayer.
   const status = {
     version: VERSION, screen: PAGE_SCREEN, preview: PREVIEW, item: null, swaps: [], offsetMs: 0,
-    polls: 0, answers: {}, offline: false, offlineReady: false, failed: [], sent: 0,
+    polls: 0, answers: {}, pollLog: [], offline: false, offlineReady: false, failed: [], sent: 0,
   };
   window.signagePlayer = status;
 
@@ -397,7 +397,9 @@
     finishPlay(now) {
       if (!this.play) return;
       const end = Math.min(now, this.play.endMs);
-      recordPlay(this.play, end).then(() => reporter.schedule(0), (err) => console.warn("play not kept", err));
+      // While reports go through, each play is sent at once; after a failure the reporter's backoff decides.
+      recordPlay(this.play, end).then(() => reporter.attempt || reporter.schedule(0),
+        (err) => console.warn("play not kept", err));
     },
   };
 
@@ -429,6 +431,7 @@
       status.offline = fromCache;
       if (!fromCache) {
         status.answers[r.status] = (status.answers[r.status] || 0) + 1;
+        status.pollLog = [...status.pollLog.slice(-49), { sentAt, status: r.status }];
         // A cached answer carries the old server time: only a live one sets the clock.
         clock.sample(Number(r.headers.get("X-Server-Time")), sentAt, Date.now());
         // Back online: send what was kept offline now rather than at the end of a long backoff.
@@ -449,6 +452,7 @@
     },
     async afterFresh(manifest) {
       const controlled = Boolean(navigator.serviceWorker && navigator.serviceWorker.controller);
+      if (controlled) await cacheShell();
       const all = await media.prefetch(manifest.items);
       if (manifest !== player.manifest) return;
       status.offlineReady = controlled && all;
@@ -467,6 +471,13 @@
       this.scheduleNext();
     },
   };
+
+  /** Fetch this page, its script and style through the service worker, which keeps them for offline reloads
+   * (the first load happened before the worker was in charge). Failures are left to the next manifest. */
+  async function cacheShell() {
+    const urls = [location.pathname + location.search, $("player-js").src, $("player-css").href];
+    await Promise.all(urls.map((url) => fetchWithTimeout(url, { cache: "no-cache" }).catch(() => null)));
+  }
 
   // ---- heartbeats ----
 
