@@ -20,7 +20,7 @@
   // What tests and people at the screen can inspect: window.signagePlayer.
   const status = {
     version: VERSION, screen: PAGE_SCREEN, preview: PREVIEW, item: null, swaps: [], offsetMs: 0,
-    polls: 0, answers: {}, pollLog: [], offline: false, offlineReady: false, failed: [], sent: 0,
+    clockExact: false, polls: 0, answers: {}, pollLog: [], offline: false, offlineReady: false, failed: [], sent: 0,
   };
   window.signagePlayer = status;
 
@@ -88,6 +88,10 @@
     now() {
       return Date.now() + this.offset;
     },
+    /** True while no sample is exact enough: a slow answer (a manifest being built) says little of the time. */
+    get rough() {
+      return !this.samples.length || Math.min(...this.samples.map((s) => s.rtt)) > 300;
+    },
     sample(serverMs, sentAt, receivedAt) {
       if (!Number.isFinite(serverMs)) return;
       this.samples.push({ rtt: receivedAt - sentAt, offset: serverMs - (sentAt + receivedAt) / 2 });
@@ -95,6 +99,7 @@
       const best = this.samples.reduce((a, b) => (b.rtt < a.rtt ? b : a));
       this.offset = Math.round(best.offset);
       status.offsetMs = this.offset;
+      status.clockExact = !this.rough;
       localStorage.setItem("signage.clock-offset-ms", String(this.offset));
     },
   };
@@ -360,7 +365,7 @@
         return;
       }
       const e = this.entry(i);
-      const same = this.play && this.play.startMs === e.startMs && this.play.item === e.item.key;
+      const same = this.play && this.play.due === e.startMs && this.play.item === e.item.key;
       if (!same) await this.show(e, now, seq);
       if (seq !== this.seq) return;
       this.timer = setTimeout(() => this.tick(), Math.max(0, e.endMs - clock.now()));
@@ -383,12 +388,12 @@
       }
       this.finishPlay(now);
       this.play = { id: `${Date.now().toString(36)}.${randomId(12)}`, item: e.item.key, sha256: e.item.sha256,
-                    startMs: now, endMs: e.endMs };
+                    startMs: now, due: e.startMs, endMs: e.endMs };
       const first = status.item === null;
       status.item = e.item.key;
       if (first && !PREVIEW) heartbeat(); // the first one says what is on screen
       body.dataset.item = e.item.key;
-      status.swaps.push({ item: e.item.key, at: now, due: e.startMs });
+      status.swaps.push({ item: e.item.key, at: now, due: e.startMs, local: Date.now() });
       if (status.swaps.length > 200) status.swaps.shift();
       showMessage("");
       setState("playing");
@@ -413,7 +418,13 @@
       this.timer = setTimeout(() => this.poll(), seconds * 1000);
     },
     /** Poll after poll_after_s plus up to a fifth of it at random, so thousands of players spread out. */
+    quick: 0,
     scheduleNext() {
+      // A few early polls while the clock is rough: a quick 304 is the exact time sample the player needs.
+      if (clock.rough && this.quick < 3) {
+        this.quick += 1;
+        return this.schedule(0.5 + Math.random() * 0.5);
+      }
       const base = player.manifest ? player.manifest.poll_after_s : 30;
       this.schedule(base + Math.random() * Math.max(1, base / 5));
     },
@@ -424,6 +435,7 @@
       try {
         r = await api(`/api/v1/screens/${encodeURIComponent(PAGE_SCREEN)}/manifest`, player.token, { headers });
       } catch (err) {
+        status.pollLog = [...status.pollLog.slice(-49), { sentAt, status: 0, error: String(err) }];
         return this.failed("network unreachable");
       }
       status.polls += 1;
@@ -433,7 +445,10 @@
         status.answers[r.status] = (status.answers[r.status] || 0) + 1;
         status.pollLog = [...status.pollLog.slice(-49), { sentAt, status: r.status }];
         // A cached answer carries the old server time: only a live one sets the clock.
+        const before = clock.offset;
         clock.sample(Number(r.headers.get("X-Server-Time")), sentAt, Date.now());
+        // The timer of the item on screen was set by the old clock: set it again by the new one.
+        if (Math.abs(clock.offset - before) > 20 && r.status === 304) player.tick();
         // Back online: send what was kept offline now rather than at the end of a long backoff.
         if (reporter.attempt > 0) reporter.schedule(0);
       }
