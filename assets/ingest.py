@@ -1,0 +1,341 @@
+"""Uploads checked and cleaned before anything is stored: still images only, judged by their content, decoded
+fully, and re-encoded from their pixels alone.
+
+Decisions (the server only adapts these to HTTP):
+
+- Accepted: PNG, JPEG, WebP and GIF, recognised by their magic bytes, then opened by that one Pillow plugin
+  only (a hostile file never reaches the other decoders). The name and the declared MIME type are ignored.
+- Output is one of two formats every player, browser and LED controller's software decodes:
+  PNG for lossless sources (PNG, GIF, lossless WebP) and for anything with real transparency, because
+  staff mostly upload graphics with text and logos, which JPEG would blur; JPEG (quality 90, baseline,
+  4:4:4 chroma so coloured text stays sharp) for lossy sources without transparency (JPEG, lossy WebP),
+  where PNG would be several times larger for nothing visible.
+- Pixels are RGB, or RGBA only when some pixel is not fully opaque; CMYK, greyscale, 16-bit and palette
+  images are converted (16-bit is scaled, not clipped).
+- Animated GIF, APNG and WebP: the first frame is kept as a still and `notes` says so. Players show stills;
+  animation and video are not yet supported.
+- Colour: an embedded ICC profile is applied (converted to sRGB) and then dropped, because players and the
+  renderer take pixels as sRGB: dropping a Display P3, Adobe RGB or CMYK profile unapplied would shift
+  colours. A profile that cannot be applied is ignored and the pixels are taken as sRGB.
+- EXIF orientation is applied, then nothing but pixels crosses over: no EXIF (so no GPS), XMP, ICC,
+  comments, text chunks or bytes after the image. That also defeats polyglots (an image whose comment or
+  trailing bytes are HTML): the stored file holds no byte the uploader chose.
+- The encoders write no timestamps, so the same upload gives the same bytes and the same sha256 (with the
+  same Pillow, libjpeg and zlib; an upgrade may give a new hash for the same upload, never a changed file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from PIL import Image, ImageCms, ImageOps
+from sqlalchemy.orm import Session
+
+from playlists.models import Media
+
+from .store import MediaStore
+
+MAX_BYTES = 25 * 1024 * 1024
+# 50 megapixels takes a 48 MP phone photo (8064x6048); 4K screens need 8.3 MP and an A3 print at 300 dpi 17 MP.
+# Decoded as RGBA that is 200 MB, which bounds a worker's memory per upload.
+MAX_PIXELS = 50_000_000
+MAX_LABEL = 120
+JPEG_QUALITY = 90
+ACCEPTED = "PNG, JPEG, WebP or GIF"
+
+# Magic bytes of the formats we take, mapped to the one Pillow plugin allowed to open each.
+_ACCEPTED_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+)
+_LABELS = {"PNG": "PNG", "JPEG": "JPEG", "GIF": "GIF", "WEBP": "WebP"}
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis"}
+_AUDIO_BRANDS = {b"M4A ", b"M4B ", b"M4P "}
+# Other images people try to upload, named so the refusal can say what was got.
+_OTHER_IMAGES = (
+    (b"BM", "a BMP image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"%PDF", "a PDF document"),
+    (b"%!PS", "a PostScript document"),
+    (b"\xc5\xd0\xd3\xc6", "an EPS document"),
+    (b"8BPS", "a Photoshop (PSD) image"),
+    (b"\x00\x00\x01\x00", "an ICO icon"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "a JPEG 2000 image"),
+    (b"\xff\x4f\xff\x51", "a JPEG 2000 image"),
+    (b"\xff\x0a", "a JPEG XL image"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "a JPEG XL image"),
+    (b"qoif", "a QOI image"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+)
+_VIDEOS = (
+    (b"\x1a\x45\xdf\xa3", "a WebM/Matroska video"),
+    (b"FLV\x01", "an FLV video"),
+    (b"\x00\x00\x01\xba", "an MPEG video"),
+    (b"\x00\x00\x01\xb3", "an MPEG video"),
+    (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", "a WMV/ASF video"),
+    (b"OggS", "an Ogg video (or audio)"),
+)
+
+
+class IngestError(ValueError):
+    """An upload refused; `status` is the HTTP status the server answers with (400, 413 or 415)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """A cleaned upload, ready to store: `data` hashes to `sha256`; `notes` say what cleaning changed."""
+
+    data: bytes
+    sha256: str
+    ext: str
+    kind: str
+    width: int
+    height: int
+    label: str
+    source_format: str
+    notes: tuple[str, ...] = ()
+
+
+def ingest(data: bytes, filename: str, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> Ingested:
+    """Check and clean one upload; returns the bytes to store (PNG or JPEG, no metadata) and their facts.
+
+    Refuses (IngestError) an empty, truncated or corrupt file (400), a file over max_bytes or an image over
+    max_pixels (413), and anything that is not a PNG, JPEG, WebP or GIF image by its content (415)."""
+    if not data:
+        raise IngestError(400, "empty file: got 0 bytes, expected a PNG, JPEG, WebP or GIF image")
+    if len(data) > max_bytes:
+        raise IngestError(413, f"file too large: got {len(data):,} bytes, expected at most {max_bytes:,}")
+    fmt = sniff(data)
+    image, animated = _decode(data, fmt, max_pixels)
+    image, notes = _clean(image, fmt)
+    if animated:
+        notes.insert(0, "animated: only the first frame is kept")
+    encoded, ext = _encode(image, lossless=_lossless_source(fmt, data))
+    return Ingested(data=encoded, sha256=hashlib.sha256(encoded).hexdigest(), ext=ext, kind="image",
+                    width=image.width, height=image.height, label=clean_label(filename),
+                    source_format=_LABELS[fmt], notes=tuple(notes))
+
+
+def sniff(data: bytes) -> str:
+    """The Pillow format ("PNG", "JPEG", "GIF", "WEBP") that data's magic bytes announce.
+
+    Refuses (415) everything else, saying what it looks like: video, another image format, SVG, HTML, text."""
+    for magic, fmt in _ACCEPTED_MAGIC:
+        if data.startswith(magic):
+            return fmt
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if video := _video_kind(data):
+        raise IngestError(415, f"got {video}: video is not yet supported; expected a {ACCEPTED} image")
+    if other := _other_image_kind(data):
+        raise IngestError(415, f"got {other}, expected a {ACCEPTED} image")
+    what = _text_kind(data)
+    if what == "an SVG drawing":
+        raise IngestError(415, f"got an SVG drawing, expected a {ACCEPTED} image "
+                               "(SVG can carry scripts: export it as PNG)")
+    raise IngestError(415, f"got {what}, not an image; expected a {ACCEPTED} image")
+
+
+def _video_kind(data: bytes) -> str | None:
+    """The name of a video container, or None; ISO media (MP4, MOV, 3GP) is told apart from HEIC/AVIF stills."""
+    if data[4:8] == b"ftyp":
+        brand = data[8:12]
+        if brand in _HEIF_BRANDS or brand in _AUDIO_BRANDS:
+            return None
+        return "a QuickTime (MOV) video" if brand == b"qt  " else "an MP4 video"
+    if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
+        return "an AVI video"
+    if len(data) > 188 and data[0] == data[188] == 0x47:  # MPEG transport stream: a sync byte every 188
+        return "an MPEG-TS video"
+    return next((name for magic, name in _VIDEOS if data.startswith(magic)), None)
+
+
+def _other_image_kind(data: bytes) -> str | None:
+    """The name of an image (or document or audio) format we do not take, or None."""
+    if data[4:8] == b"ftyp":
+        return "a HEIC/AVIF image" if data[8:12] in _HEIF_BRANDS else "an audio file (M4A)"
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "an audio file (WAV)"
+    return next((name for magic, name in _OTHER_IMAGES if data.startswith(magic)), None)
+
+
+def _text_kind(data: bytes) -> str:
+    """What a file that is no known binary format seems to be, for the refusal message."""
+    head = data[:4096].lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n").replace(b"\x00", b"").lower()
+    if b"<svg" in head:
+        return "an SVG drawing"
+    if head.startswith((b"<!doctype html", b"<html")) or b"<script" in head:
+        return "an HTML page"
+    if head.startswith(b"<?xml"):
+        return "an XML document"
+    try:
+        data[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return "unrecognised binary data"
+    return "a text file"
+
+
+def webp_is_lossless(data: bytes) -> bool:
+    """True when a WebP's (first) bitstream is VP8L, lossless; False for VP8, lossy."""
+    pos = 12
+    while pos + 8 <= len(data):
+        fourcc, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        if fourcc in (b"VP8L", b"VP8 "):
+            return fourcc == b"VP8L"
+        # An animation frame holds a 16-byte header and then its own chunks: step inside it.
+        pos += 8 + 16 if fourcc == b"ANMF" else 8 + size + (size & 1)
+    return False
+
+
+def _decode(data: bytes, fmt: str, max_pixels: int) -> tuple[Image.Image, bool]:
+    """The first frame, fully decoded, and whether there were more. Refuses an image over the pixel limit
+    before decoding it (413) and a file that does not decode (400)."""
+    # Never above Pillow's own limit, so that its DecompressionBombWarning can only announce our refusal.
+    limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
+    try:
+        with Image.open(io.BytesIO(data), formats=[fmt]) as probe:
+            _check_pixels(probe.size, limit)
+            probe.verify()  # chunk checksums and the end marker, which load() alone does not insist on
+        image = Image.open(io.BytesIO(data), formats=[fmt])  # in memory: nothing to close
+        animated = bool(getattr(image, "is_animated", False))
+        image.seek(0)
+        image.load()
+        _check_pixels(image.size, limit)  # a GIF frame may be larger than its declared screen
+        return image, animated
+    except IngestError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise IngestError(413, f"image too large: {exc}; expected at most {limit:,} pixels") from None
+    except Exception as exc:
+        # Hostile input fails decoders in many ways (OSError, SyntaxError, ValueError, EOFError,
+        # struct.error, ...); each means the file cannot be shown.
+        raise IngestError(400, f"broken {_LABELS[fmt]} file: {str(exc) or type(exc).__name__}; "
+                               "expected a complete, undamaged image") from None
+
+
+def _check_pixels(size: tuple[int, int], limit: int) -> None:
+    width, height = size
+    if width < 1 or height < 1:
+        raise IngestError(400, f"image has no pixels: got {width}x{height}")
+    if width * height > limit:
+        raise IngestError(413, f"image too large: got {width}x{height} = {width * height:,} pixels, "
+                               f"expected at most {limit:,}")
+
+
+def _clean(image: Image.Image, fmt: str) -> tuple[Image.Image, list[str]]:
+    """The decoded image upright, in sRGB, as RGB or RGBA without metadata; and notes on what changed.
+    Refuses (400) pixel data that cannot be converted."""
+    try:
+        image, turned = _upright(image)
+        image, converted = _to_srgb(_flatten_mode(image))
+        return _final_mode(image), turned + converted
+    except Exception as exc:
+        # Unusual modes from hostile or exotic files (LAB JPEGs, say) can fail to convert: a 4xx, not a 500.
+        raise IngestError(400, f"unsupported {_LABELS[fmt]} pixel data: {str(exc) or type(exc).__name__}; "
+                               "expected an RGB, greyscale, palette or CMYK image") from None
+
+
+def _lossless_source(fmt: str, data: bytes) -> bool:
+    """Whether the upload was lossless (PNG, GIF, lossless WebP), so that re-encoding it must be too."""
+    return fmt in ("PNG", "GIF") or (fmt == "WEBP" and webp_is_lossless(data))
+
+
+def _upright(image: Image.Image) -> tuple[Image.Image, list[str]]:
+    """The image turned the way its EXIF orientation says; a broken EXIF block leaves it as it is."""
+    try:
+        orientation = image.getexif().get(0x0112, 1)
+        upright = ImageOps.exif_transpose(image)
+    except Exception:
+        # Orientation is a hint about the pixels, not the pixels: unreadable EXIF is dropped with the rest.
+        return image, ["unreadable EXIF ignored"]
+    return upright, ([f"turned upright (EXIF orientation {orientation})"] if orientation not in (1, None) else [])
+
+
+def _flatten_mode(image: Image.Image) -> Image.Image:
+    """The image as 8-bit L, RGB, RGBA or CMYK (the modes a colour profile applies to), transparency kept."""
+    if image.mode.startswith("I"):
+        # 16-bit samples scaled to 8 bits: convert("L") alone would clip everything above 255 to white.
+        return image.convert("I").point(lambda v: v / 257).convert("L")
+    if image.mode in ("L", "RGB", "RGBA", "CMYK") and "transparency" not in image.info:
+        return image
+    has_alpha = "A" in image.getbands() or "transparency" in image.info
+    return image.convert("RGBA" if has_alpha else "RGB")
+
+
+def _to_srgb(image: Image.Image) -> tuple[Image.Image, list[str]]:
+    """The image converted from its embedded ICC profile to sRGB (RGB or RGBA); unchanged without one."""
+    icc = image.info.get("icc_profile")
+    if not icc:
+        return image, []
+    out_mode = "RGBA" if image.mode == "RGBA" else "RGB"
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        converted = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode=out_mode)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image, ["colour profile could not be applied: taken as sRGB"]
+    return converted, ["colours converted to sRGB from the embedded profile"]
+
+
+def _final_mode(image: Image.Image) -> Image.Image:
+    """A new RGB image, or RGBA when some pixel is see-through, carrying no metadata at all."""
+    keep_alpha = image.mode == "RGBA" and image.getchannel("A").getextrema()[0] < 255
+    clean = image.convert("RGBA" if keep_alpha else "RGB")
+    clean.info = {}  # convert() copies info (ICC, comment, EXIF...), and encoders read it
+    return clean
+
+
+def _encode(image: Image.Image, lossless: bool) -> tuple[bytes, str]:
+    """The image as PNG (lossless source or transparency) or JPEG, and its extension; no timestamps."""
+    out = io.BytesIO()
+    if lossless or image.mode == "RGBA":
+        image.save(out, "PNG", compress_level=6)
+        return out.getvalue(), "png"
+    image.save(out, "JPEG", quality=JPEG_QUALITY, subsampling=0, optimize=False, progressive=False)
+    return out.getvalue(), "jpg"
+
+
+def clean_label(filename: str) -> str:
+    """A display label from an uploaded name: its last path component, without control or bidi characters,
+    whitespace collapsed, at most MAX_LABEL characters; "upload" when nothing is left. Never a path."""
+    name = unicodedata.normalize("NFC", str(filename or ""))
+    name = name.replace("\\", "/").rstrip("/ ").rsplit("/", 1)[-1]
+    # Category C covers control, format (bidi overrides, zero-width), private-use and unassigned characters.
+    name = "".join(ch if not unicodedata.category(ch).startswith("C") else " " for ch in name)
+    name = " ".join(name.split()).strip(" .")
+    if len(name) > MAX_LABEL:
+        stem, dot, ext = name.rpartition(".")
+        keep = f".{ext}" if dot and 0 < len(ext) <= 10 else ""
+        name = name[:MAX_LABEL - len(keep) - 1].rstrip() + "…" + keep
+    return name or "upload"
+
+
+def store_ingested(session: Session, store: MediaStore, ingested: Ingested, now: datetime) -> tuple[Media, bool]:
+    """Store a cleaned upload and record it as an uploaded image; returns (media row, created).
+
+    The same bytes again return the existing row with created False. The caller commits; call this only
+    with the result of ingest(), so that a refused upload never reaches the store or the database."""
+    store.put(ingested.data, ingested.ext)  # also restores the file should an existing row have lost it
+    media = session.get(Media, ingested.sha256)
+    if media is not None:
+        if media.kind == "rendition":
+            # Someone uploaded a poster rendition they had downloaded: the same bytes, now also an asset
+            # that playlists may name ("asset:<sha256>" wants kind "image").
+            media.kind, media.label = "image", ingested.label
+        return media, False
+    media = Media(sha256=ingested.sha256, ext=ingested.ext, kind=ingested.kind, width=ingested.width,
+                  height=ingested.height, bytes=len(ingested.data), label=ingested.label, created_at=now)
+    session.add(media)
+    session.flush()
+    return media, True
