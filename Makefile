@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-render bench-poll contact-sheet clean
+.PHONY: run test lint bench bench-render bench-poll contact-sheet translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ bench-render: $(VENV)/.installed
 bench-poll: $(VENV)/.installed
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python bench/bench_poll.py
+
+# After changing console text: refresh the catalogue, translate the new entries in the .po, run it again.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F server/babel.cfg -k _l --no-location --omit-header -o server/translations/messages.pot .
+	$(BIN)/pybabel update -i server/translations/messages.pot -d server/translations
+	$(BIN)/pybabel compile -d server/translations
 
 contact-sheet: $(VENV)/.installed
 	$(BIN)/python -m renderer.sheet docs/contact-sheet.png

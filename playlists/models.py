@@ -244,8 +244,72 @@ class Pairing(Base):
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+
+user_groups = Table(
+    "user_groups",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(Base):
+    """A person using the console: admin (users and everything), staff (content), operator (preview only)."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'staff', 'operator')", name="ck_users_role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    # Operators see only these sites (Screen.site, comma-free names, one per line) and groups.
+    sites: Mapped[str] = mapped_column(Text, default="")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    groups: Mapped[list[Group]] = relationship(secondary=user_groups, order_by="Group.name")
+
+
+class ApiToken(Base):
+    """A token a staff member's scripts use instead of a session; only its sha256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class AuditEntry(Base):
+    """One change: who, what, when, and the record before and after (JSON)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200))
+    before_json: Mapped[str] = mapped_column(Text, default="null")
+    after_json: Mapped[str] = mapped_column(Text, default="null")
+
+
+class LoginAttempt(Base):
+    """A failed login, kept for the throttling window only."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    remote: Mapped[str] = mapped_column(String(64), index=True)
+
 # Rows whose changes do not alter what any screen shows.
-_NOT_CONTENT = (ScreenStatus, Play, Revision, Pairing)
+_NOT_CONTENT = (ScreenStatus, Play, Revision, Pairing, User, ApiToken, AuditEntry, LoginAttempt)
 
 
 @event.listens_for(Session, "after_flush")

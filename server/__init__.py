@@ -22,6 +22,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         SECRET_KEY=None,
         MAX_CONTENT_LENGTH=25 * 1024 * 1024,
         JSON_SORT_KEYS=False,
+        # Console sessions: the cookie is not sent on cross-site subrequests or posts.
+        SESSION_COOKIE_SAMESITE="Lax",
         # Players poll the manifest this often (seconds); they add their own random jitter.
         POLL_AFTER_S=30,
         # Built manifests kept per worker; screens under the same rules share one.
@@ -38,12 +40,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from . import db, errors, health, pairing, player, webplayer
+    from . import auth, console, db, errors, health, i18n, pairing, player, webplayer
 
     db.init_app(app)
     errors.init_app(app)
+    i18n.init_app(app)
+    auth.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(player.bp)
     app.register_blueprint(webplayer.bp)
     app.register_blueprint(pairing.bp)
+    app.register_blueprint(console.bp)
     return app

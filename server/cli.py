@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from playlists.content import ContentError, sync_renditions
 from playlists.pairing import PairingError
 from playlists.screens import DEFAULT_TZ, ScreenError, add_screen, list_screens, reissue_token
+from playlists.users import UserError
 from renderer import (
     CATALOG,
     LANGUAGES,
@@ -130,7 +131,7 @@ def _app_session():
         try:
             yield session
             session.commit()
-        except (ScreenError, RenderError, ContentError, PairingError) as exc:
+        except (ScreenError, RenderError, ContentError, PairingError, UserError) as exc:
             session.rollback()
             raise click.ClickException(str(exc)) from None
         except SQLAlchemyError as exc:
@@ -210,6 +211,47 @@ def screen_pair(code, screen_id) -> None:
     with _app_session() as session:
         pairing = approve_pairing(session, code, screen_id, _now())
     click.echo(f"player with code {display_code(pairing.code)} approved as screen {screen_id}")
+
+
+@main.group()
+def user() -> None:
+    """People who use the console."""
+
+
+@user.command("add")
+@click.argument("username", metavar="NAME")
+@click.option("--role", required=True, type=click.Choice(["admin", "staff", "operator"]))
+@click.option("--site", "sites", multiple=True, metavar="SITE", help="For operators: a site they may see (repeatable).")
+@click.option("--group", "groups", multiple=True, metavar="G", help="For operators: a group they may see (repeatable).")
+def user_add(username, role, sites, groups) -> None:
+    """Create a user; prints a generated password once, alone on the last line."""
+    from playlists.users import add_user, audit
+
+    with _app_session() as session:
+        _user, password = add_user(session, username, role, _now(), sites=sites, groups=groups)
+        audit(session, "cli", "user.add", f"user:{username}", _now(),
+              after={"role": role, "sites": list(sites), "groups": list(groups)})
+    click.echo(f"user {username} ({role}) added; the password (shown once) is on the next line")
+    click.echo(password)
+
+
+@main.group()
+def token() -> None:
+    """API tokens for scripts."""
+
+
+@token.command("create")
+@click.argument("username", metavar="NAME")
+@click.option("--label", default="script", show_default=True, help="What the token is for.")
+def token_create(username, label) -> None:
+    """Create an API token for a staff or admin user; prints it once, alone on the last line."""
+    from playlists.users import audit, create_api_token
+
+    with _app_session() as session:
+        secret = create_api_token(session, username, label, _now())
+        audit(session, "cli", "token.create", f"user:{username}", _now(), after={"label": label})
+    click.echo(f"API token for {username} ({label}); send it as Authorization: Bearer <token>. It is on the next line")
+    click.echo(secret)
 
 
 def _now() -> datetime:

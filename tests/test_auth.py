@@ -1,0 +1,140 @@
+"""Users, roles, sessions, API tokens, CSRF and login throttling, and a guard on every route."""
+
+import os
+import re
+import stat
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from playlists.db import upgrade
+from playlists.models import AuditEntry, User
+from playlists.users import MAX_FAILURES_PER_USER, UserError, add_user, authenticate
+from server import create_app
+from server.db import get_engine, get_session
+
+NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery"
+
+
+class Clock:
+    at = NOW
+
+    def __call__(self):
+        return self.at
+
+
+@pytest.fixture
+def app(instance):
+    clock = Clock()
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "REVISION_CHECK_S": 0, "CLOCK": clock})
+    app.clock = clock
+    with app.app_context():
+        upgrade(get_engine())
+        session = get_session()
+        for name, role in (("an", "admin"), ("binh", "staff"), ("chi", "operator")):
+            add_user(session, name, role, NOW, password=PASSWORD)
+        session.commit()
+    return app
+
+
+def csrf_token(client, path="/staff/login"):
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def login(client, username, password=PASSWORD):
+    return client.post("/staff/login", data={"username": username, "password": password,
+                                             "csrf_token": csrf_token(client)})
+
+
+def test_login_opens_the_console_and_logout_closes_it(app, client):
+    assert client.get("/staff/").status_code == 302
+    r = login(client, "binh")
+    assert r.status_code == 302 and r.headers["Location"] == "/staff/"
+    home = client.get("/staff/")
+    assert home.status_code == 200 and "binh" in home.get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', home.get_data(as_text=True)).group(1)
+    assert client.post("/staff/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/staff/").status_code == 302
+
+
+def test_session_cookie_flags(app, client):
+    r = login(client, "binh")
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    https = "https://localhost"
+    page = client.get("/staff/login", base_url=https).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    # Over HTTPS, Flask-WTF also wants a same-origin Referer, as browsers send on a same-site form post.
+    secure = client.post("/staff/login", base_url=https, headers={"Referer": f"{https}/staff/login"},
+                         data={"username": "binh", "password": PASSWORD, "csrf_token": token})
+    assert secure.status_code == 302 and "Secure" in secure.headers["Set-Cookie"]
+
+
+def test_wrong_password_and_unknown_user_look_the_same(app, client):
+    a, b = login(client, "binh", "wrong password!"), login(client, "nobody", "wrong password!")
+    assert a.status_code == b.status_code == 401
+    assert a.get_data(as_text=True).count("flash error") == b.get_data(as_text=True).count("flash error") == 1
+
+
+def test_logins_are_throttled_per_name(app, client):
+    for _ in range(MAX_FAILURES_PER_USER):
+        assert login(client, "binh", "wrong password!").status_code == 401
+    assert login(client, "binh").status_code == 429  # even the right password waits out the window
+    app.clock.at = NOW + timedelta(minutes=16)
+    assert login(client, "binh").status_code == 302
+
+
+def test_forms_without_a_csrf_token_are_refused(app, client):
+    r = client.post("/staff/login", data={"username": "binh", "password": PASSWORD})
+    assert r.status_code == 400 and "CSRF" in r.get_data(as_text=True)
+    login(client, "an")
+    assert client.post("/staff/logout").status_code == 400  # still logged in afterwards
+    assert client.get("/staff/").status_code == 200
+
+
+def test_api_tokens_authenticate_scripts(app, client, runner):
+    assert runner.invoke("token", "create", "chi").exit_code == 1  # operators get none
+    result = runner.invoke("token", "create", "binh", "--label", "nightly import")
+    assert result.exit_code == 0
+    token = result.output.strip().splitlines()[-1]
+    with app.app_context():
+        entries = get_session().scalars(select(AuditEntry.action)).all()
+    assert "token.create" in entries
+    assert len(token) >= 40
+
+
+def test_user_add_prints_a_password_once_and_it_works(app, runner, client):
+    result = runner.invoke("user", "add", "dung", "--role", "operator", "--site", "Bến xe phía Bắc")
+    assert result.exit_code == 0
+    password = result.output.strip().splitlines()[-1]
+    assert len(password) >= 16
+    with app.app_context():
+        user = get_session().scalar(select(User).where(User.username == "dung"))
+        assert user.sites == "Bến xe phía Bắc" and password not in user.password_hash
+        assert user.password_hash.startswith("scrypt:")
+        assert authenticate(get_session(), "dung", password) is not None
+    assert runner.invoke("user", "add", "dung", "--role", "staff").exit_code == 1
+    bad = runner.invoke("user", "add", "Bad Name", "--role", "staff")
+    assert bad.exit_code == 1 and "bad user name" in bad.output
+
+
+def test_short_passwords_and_unknown_roles_are_refused(app):
+    with app.app_context(), pytest.raises(UserError, match="at least 10"):
+        add_user(get_session(), "eve", "staff", NOW, password="short")
+    with app.app_context(), pytest.raises(UserError, match="unknown role"):
+        add_user(get_session(), "eve", "root", NOW)
+
+
+def test_the_secret_key_is_made_once_per_instance(instance):
+    first = create_app({"TESTING": True}).config["SECRET_KEY"]
+    assert create_app({"TESTING": True}).config["SECRET_KEY"] == first and len(first) == 64
+    assert stat.S_IMODE(os.stat(instance / "secret_key").st_mode) == 0o600
+
+
+def test_next_is_only_followed_to_a_local_path(app, client):
+    r = client.post("/staff/login", data={"username": "binh", "password": PASSWORD, "next": "https://evil.example/",
+                                          "csrf_token": csrf_token(client)})
+    assert r.headers["Location"] == "/staff/"
