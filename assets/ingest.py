@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
 from playlists.models import Media
@@ -217,7 +218,12 @@ def _decode(data: bytes, fmt: str, max_pixels: int) -> tuple[Image.Image, bool]:
     except IngestError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise IngestError(413, f"image too large: {exc}; expected at most {limit:,} pixels") from None
+        declared = re.search(r"\((\d+) pixels\)", str(exc))
+        got = f"{int(declared[1]):,} pixels" if declared else "more pixels than Pillow allows"
+        raise IngestError(413, f"image too large: got {got}, expected at most {limit:,}") from None
+    except UnidentifiedImageError:
+        raise IngestError(400, f"broken {_LABELS[fmt]} file: it starts like one but its header is unreadable; "
+                               "expected a complete, undamaged image") from None
     except Exception as exc:
         # Hostile input fails decoders in many ways (OSError, SyntaxError, ValueError, EOFError,
         # struct.error, ...); each means the file cannot be shown.
