@@ -122,7 +122,7 @@ def ingest(data: bytes, filename: str, *, max_bytes: int = MAX_BYTES, max_pixels
     image, animated = _decode(data, fmt, max_pixels)
     image, notes = _clean(image, fmt)
     if animated:
-        notes.insert(0, "animated: only the first frame is kept")
+        notes.insert(0, "more than one frame (animation or multi-picture): only the first is kept")
     encoded, ext = _encode(image, lossless=_lossless_source(fmt, data))
     return Ingested(data=encoded, sha256=hashlib.sha256(encoded).hexdigest(), ext=ext, kind="image",
                     width=image.width, height=image.height, label=clean_label(filename),

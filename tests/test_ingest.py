@@ -19,6 +19,7 @@ from playlists.models import Media
 
 NOW = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+FIRST_FRAME_ONLY = "more than one frame (animation or multi-picture): only the first is kept"
 
 
 # --- files made by the tests ---------------------------------------------------------------------------
@@ -362,11 +363,18 @@ def test_an_animation_keeps_its_first_frame(fmt, session, store):
     data = animated(fmt, **({"lossless": True} if fmt == "WEBP" else {}))
     assert Image.open(io.BytesIO(data)).n_frames == 2
     cleaned = ingest(data, "anim")
-    assert cleaned.notes[0] == "animated: only the first frame is kept"
+    assert cleaned.notes[0] == FIRST_FRAME_ONLY
     media, _ = store_ingested(session, store, cleaned, NOW)
     image = decoded(stored(store, media))
     assert (image.format, image.size, getattr(image, "n_frames", 1)) == ("PNG", (8, 8), 1)
     assert image.getpixel((4, 4))[:3] == RED
+
+
+def test_a_multi_picture_jpeg_keeps_its_first_picture():
+    pictures = [Image.new("RGB", (8, 8), colour) for colour in (RED, BLUE)]
+    cleaned = ingest(encode(pictures[0], "MPO", save_all=True, append_images=pictures[1:]), "stereo.jpg")
+    assert (cleaned.source_format, cleaned.ext, cleaned.notes) == ("JPEG", "jpg", (FIRST_FRAME_ONLY,))
+    assert_near(decoded(cleaned.data).getpixel((4, 4)), RED)
 
 
 @pytest.mark.parametrize(("params", "ext", "mode"), [
@@ -383,6 +391,25 @@ def test_webp_with_transparency_becomes_rgba_png():
     cleaned = ingest(encode(image, "WEBP", quality=80), "x.webp")
     out = decoded(cleaned.data)
     assert (cleaned.ext, out.mode, out.getpixel((35, 10))[3]) == ("png", "RGBA", 0)
+
+
+def swapped_primaries_profile() -> bytes:
+    """An sRGB profile whose red and blue colorants are swapped: under it, the bytes (255, 0, 0) mean blue."""
+    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    (count,) = struct.unpack(">I", icc[128:132])
+    entry = {bytes(icc[132 + 12 * i:136 + 12 * i]): 136 + 12 * i for i in range(count)}
+    red, blue = entry[b"rXYZ"], entry[b"bXYZ"]
+    icc[red:red + 8], icc[blue:blue + 8] = icc[blue:blue + 8], icc[red:red + 8]
+    return bytes(icc)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_the_colour_profile_is_applied_then_dropped(fmt):
+    upload = encode(Image.new("RGB", (8, 8), RED), fmt, icc_profile=swapped_primaries_profile())
+    cleaned = ingest(upload, "wide-gamut")
+    assert "colours converted to sRGB from the embedded profile" in cleaned.notes
+    assert_near(decoded(cleaned.data).getpixel((4, 4)), BLUE)
+    assert_no_metadata(cleaned.data)
 
 
 def test_an_unreadable_colour_profile_is_ignored():
