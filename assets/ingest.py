@@ -158,7 +158,7 @@ def _video_kind(data: bytes) -> str | None:
         return "a QuickTime (MOV) video" if brand == b"qt  " else "an MP4 video"
     if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
         return "an AVI video"
-    if len(data) > 188 and data[0] == data[188] == 0x47:  # MPEG transport stream: a sync byte every 188
+    if len(data) > 376 and data[0] == data[188] == data[376] == 0x47:  # MPEG-TS: a sync byte every 188
         return "an MPEG-TS video"
     return next((name for magic, name in _VIDEOS if data.startswith(magic)), None)
 
@@ -183,8 +183,9 @@ def _text_kind(data: bytes) -> str:
         return "an XML document"
     try:
         data[:4096].decode("utf-8")
-    except UnicodeDecodeError:
-        return "unrecognised binary data"
+    except UnicodeDecodeError as exc:
+        if exc.start < min(len(data), 4096) - 3:  # not merely a character cut in two at the slice's end
+            return "unrecognised binary data"
     return "a text file"
 
 

@@ -222,6 +222,8 @@ REFUSED = {
                                               ["got an SVG drawing"]),
     "HTML": (b"<!DOCTYPE html><html><body>hi</body></html>", {}, 415, ["got an HTML page", "not an image"]),
     "text named .png": (b"Bluezone - khau trang - khoang cach\n", {}, 415, ["got a text file", "not an image"]),
+    "text with a letter across the 4 KB sniffed": (b"Bluezone " * 455 + "đồng".encode(), {}, 415,
+                                                    ["got a text file"]),
     "XML": (b'<?xml version="1.0"?><poster/>', {}, 415, ["got an XML document"]),
     "MP4": (_video(b"isom"), {}, 415, ["got an MP4 video", "video is not yet supported"]),
     "MOV": (_video(b"qt  "), {}, 415, ["QuickTime (MOV)", "video is not yet supported"]),
