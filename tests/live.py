@@ -164,7 +164,8 @@ def difference(a: Image.Image, b: Image.Image) -> float:
 
 
 def wait_until(page, expression: str, timeout: float = 10) -> object:
-    """Evaluate expression in the page every 50 ms until it is truthy and return its value; fails after timeout s.
+    """Evaluate expression in the page every 50 ms until it is truthy and return its value; fails after timeout s,
+    showing the web player's status (window.signagePlayer) if the page has one.
 
     (Playwright's wait_for_function evaluates strings in a way a strict Content-Security-Policy forbids.)"""
     deadline = time.monotonic() + timeout
@@ -172,5 +173,7 @@ def wait_until(page, expression: str, timeout: float = 10) -> object:
         value = page.evaluate(expression)
         if value:
             return value
-        assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
+        if time.monotonic() > deadline:
+            status = page.evaluate("JSON.stringify(window.signagePlayer || null)")
+            raise AssertionError(f"still false after {timeout} s: {expression}; player status: {status}")
         time.sleep(0.05)

@@ -185,8 +185,7 @@ def test_server_stopped_the_player_plays_on_also_after_a_reload_then_reports_eve
         stopped = datetime.now(UTC)
         assert len(set(watch(page, manifest, 3))) == 3
         page.reload()  # the page, its script, the manifest and the media all come from the service worker
-        page.wait_for_selector("body[data-state=playing]", state="attached", timeout=5000)
-        assert page.evaluate("window.signagePlayer.offline") is True
+        wait_until(page, "document.body.dataset.state === 'playing' && window.signagePlayer.offline")
         assert len(set(watch(page, manifest, 3))) == 3
         live_server.start()
         restarted = datetime.now(UTC)
@@ -207,3 +206,54 @@ def test_server_stopped_the_player_plays_on_also_after_a_reload_then_reports_eve
         assert (item, sha) == (key, shas[key])  # what the timeline says was on screen then
         assert start + duration <= next_start + 0.01  # no play counted twice: plays never overlap
         assert start + duration <= slot_end + 0.01
+
+
+def test_two_players_of_a_group_show_the_same_item_even_with_a_clock_three_minutes_fast(browser, live_server):
+    data = seed(live_server)
+    live_server.start()
+    tokens = data["tokens"]
+    manifest = Manifest(live_server, "bx-bac-1", tokens["bx-bac-1"])
+    with browser_page(browser, W, H) as north, browser_page(browser, W, H) as south:
+        south.clock.install(time=time.time() + 180)  # this PC's clock runs three minutes fast, and keeps running
+        open_player(north, live_server, "bx-bac-1", tokens["bx-bac-1"])
+        open_player(south, live_server, "bx-nam-1", tokens["bx-nam-1"])
+        for page in (north, south):
+            wait_until(page, "window.signagePlayer.clockExact")
+        assert abs(south.evaluate("window.signagePlayer.offsetMs") + 180_000) < 1000
+        for _ in range(3):
+            due = wait_mid_slot(manifest)
+            assert manifest.shown(screenshot(north)) == manifest.shown(screenshot(south)) == due
+        swaps = {page: page.evaluate("window.signagePlayer.swaps") for page in (north, south)}
+    # The same entries began on both screens at the same moment of the server's clock.
+    north_swaps = {s["due"]: s for s in swaps[north]}
+    common = [(north_swaps[s["due"]], s) for s in swaps[south] if s["due"] in north_swaps][-3:]
+    assert len(common) == 3
+    for a, b in common:
+        assert a["item"] == b["item"] and abs(a["at"] - b["at"]) < 150
+
+
+def test_pairing_end_to_end(browser, live_server):
+    from playlists.pairing import approve_pairing
+    from renderer.qr import decode
+
+    data = seed(live_server)
+    live_server.start()
+    with browser_page(browser, 640, 360) as page:
+        page.goto(f"{live_server.url}/player/")
+        code = wait_until(page, "document.body.dataset.pairCode")
+        assert page.locator("#pair-code").inner_text() == code
+        wait_until(page, "document.getElementById('pair-qr').naturalWidth > 0")
+        qr = png(page.locator("#pair-qr").screenshot())
+        assert decode(qr) == [f"{live_server.url}/staff/pair?code={code}"]
+        with live_server.session() as s:  # what `signage screen pair CODE --id bx-nam-1` does
+            approve_pairing(s, code, "bx-nam-1", datetime.now(UTC))
+        # The player claims its token (every 3 s), keeps it and becomes the player of bx-nam-1.
+        page.wait_for_url(f"{live_server.url}/player/bx-nam-1", timeout=8000)
+        page.wait_for_selector("body[data-state=playing]", state="attached", timeout=10000)
+        token = page.evaluate("localStorage.getItem('signage.token.bx-nam-1')")
+        manifest = Manifest(live_server, "bx-nam-1", token)
+        due = wait_mid_slot(manifest)
+        # 192x96 scaled by 640/192 is 640x320, centred between black bands of 20 px.
+        assert manifest.shown(png(page.screenshot()).crop((0, 20, 640, 340)).resize((W, H)), tolerance=12) == due
+    # A new token was issued at the claim: the one printed by `screen add` no longer opens the screen.
+    assert live_server.get("/api/v1/screens/bx-nam-1/manifest", data["tokens"]["bx-nam-1"])[0] == 404

@@ -515,7 +515,10 @@
   // ---- pairing: a short code on screen, approved by staff, then the token arrives ----
 
   const pairing = {
+    running: false,
     async start() {
+      if (this.running) return;
+      this.running = true;
       setState("pairing");
       $("stage").hidden = true;
       $("pairing").hidden = false;
@@ -575,6 +578,7 @@
     });
     navigator.serviceWorker.addEventListener("controllerchange", () => {
       // The worker now sees our requests: fetch the manifest in full once so that it keeps a copy.
+      if (!player.token) return;
       player.etag = null;
       poller.schedule(0);
     });
