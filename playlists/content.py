@@ -44,6 +44,10 @@ class ContentError(RuleError):
     """Content or a rule that cannot be saved; the message says what was got and what was expected."""
 
 
+class ContentNotFound(ContentError):
+    """The record a change names does not exist."""
+
+
 def _check(build) -> None:
     """Run a rules constructor purely to validate, turning its RuleError into a ContentError."""
     try:
@@ -93,7 +97,7 @@ def update_poster(session: Session, poster_id: int, spec: PosterSpec | dict, now
     """Change what a poster says; its old images stay in the store but no longer play."""
     poster = session.get(Poster, poster_id)
     if poster is None:
-        raise ContentError(f"poster: got id {poster_id!r}, but there is no such poster")
+        raise ContentNotFound(f"poster: got id {poster_id!r}, but there is no such poster")
     poster.spec_json, poster.updated_at = json.dumps(_spec(spec).to_dict()), now
     session.execute(delete(Rendition).where(Rendition.content == f"poster:{poster_id}"))
     return poster
@@ -143,11 +147,31 @@ def set_playlist_items(session: Session, playlist_id: int, items: Sequence[tuple
     """Replace a playlist's items."""
     playlist = session.get(PlaylistRow, playlist_id)
     if playlist is None:
-        raise ContentError(f"playlist: got id {playlist_id!r}, but there is no such playlist")
+        raise ContentNotFound(f"playlist: got id {playlist_id!r}, but there is no such playlist")
     checked = _items(session, items)
     playlist.items = [PlaylistItem(position=i, content=c, duration_s=d) for i, (c, d) in enumerate(checked)]
     session.flush()
     return playlist
+
+
+def delete_playlist(session: Session, playlist_id: int) -> None:
+    """Remove a playlist; refuses one that a schedule still plays."""
+    playlist = session.get(PlaylistRow, playlist_id)
+    if playlist is None:
+        raise ContentNotFound(f"playlist: got id {playlist_id!r}, but there is no such playlist")
+    used = session.scalars(select(ScheduleRow.id).where(ScheduleRow.playlist_id == playlist_id)).all()
+    if used:
+        raise ContentError(f"playlist {playlist_id} is played by schedule(s) {', '.join(map(str, used))}: "
+                           "delete those first")
+    session.delete(playlist)
+
+
+def delete_rule(session: Session, kind: type, rule_id: int) -> None:
+    """Remove a schedule or reminder (ScheduleRow or ReminderRow) by id."""
+    row = session.get(kind, rule_id)
+    if row is None:
+        raise ContentNotFound(f"{kind.__tablename__[:-1]}: got id {rule_id!r}, but there is none")
+    session.delete(row)
 
 
 def _targets(session: Session, rule, screens: Iterable[str], groups: Iterable[str], everywhere: bool) -> None:
@@ -220,7 +244,7 @@ def end_override(session: Session, override_id: int, now: datetime) -> OverrideR
     """Stop an override now (or drop it, if it has not started); ending an ended one changes nothing."""
     row = session.get(OverrideRow, override_id)
     if row is None:
-        raise ContentError(f"override: got id {override_id!r}, but there is no such override")
+        raise ContentNotFound(f"override: got id {override_id!r}, but there is no such override")
     _check(lambda: check_aware("now", now))
     if now <= as_utc(row.start):
         session.delete(row)

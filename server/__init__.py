@@ -20,7 +20,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance_dir(), instance_relative_config=True)
     app.config.from_mapping(
         SECRET_KEY=None,
-        MAX_CONTENT_LENGTH=25 * 1024 * 1024,
+        # Largest upload accepted (bytes); request bodies may be 1 MiB more for the multipart envelope.
+        UPLOAD_MAX_BYTES=25 * 1024 * 1024,
         JSON_SORT_KEYS=False,
         # Console sessions: the cookie is not sent on cross-site subrequests or posts.
         SESSION_COOKIE_SAMESITE="Lax",
@@ -38,9 +39,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_prefixed_env("SIGNAGE")
     else:
         app.config.from_mapping(test_config)
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["UPLOAD_MAX_BYTES"]) + 1024 * 1024
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from . import auth, console, db, errors, health, i18n, pairing, player, webplayer
+    from . import api, auth, console, db, errors, health, i18n, pairing, player, webplayer
 
     db.init_app(app)
     errors.init_app(app)
@@ -51,4 +53,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(webplayer.bp)
     app.register_blueprint(pairing.bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(api.bp)
     return app

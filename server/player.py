@@ -155,4 +155,6 @@ def media(sha256: str, ext: str):
         abort(404)
     response = send_file(path, conditional=True, etag=sha256, max_age=31536000)
     response.headers["Cache-Control"] = IMMUTABLE
+    # Browsers must take the bytes for the type we say (an image), never guess HTML from them.
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
