@@ -217,3 +217,13 @@ def test_an_uploaded_image_is_fitted_without_stretching(session, store):
     with store.open(cover.sha256, "png") as fh, Image.open(fh) as fitted:
         assert fitted.size == (192, 96)
         assert fitted.getpixel((96, 2))[0] > 150  # filled edge to edge
+
+
+def test_transparent_parts_of_an_image_show_the_background():
+    from assets.derive import fit_image
+
+    # Fully transparent pixels that store white: they must come out as the background, not white.
+    image = Image.new("RGBA", (100, 50), (255, 255, 255, 0))
+    image.paste((255, 0, 0, 255), (0, 0, 50, 50))
+    fitted = fit_image(image, (100, 50), "contain", background=(0, 0, 0))
+    assert fitted.mode == "RGB" and fitted.getpixel((10, 10)) == (255, 0, 0) and fitted.getpixel((90, 10)) == (0, 0, 0)
