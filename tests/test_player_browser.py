@@ -183,10 +183,10 @@ def test_server_stopped_the_player_plays_on_also_after_a_reload_then_reports_eve
         wait_until(page, "document.body.dataset.offline === 'ready'")
         live_server.stop()
         stopped = datetime.now(UTC)
-        assert len(set(watch(page, manifest, 3))) == 3
+        assert len(set(watch(page, manifest, 2))) == 2
         page.reload()  # the page, its script, the manifest and the media all come from the service worker
         wait_until(page, "document.body.dataset.state === 'playing' && window.signagePlayer.offline")
-        assert len(set(watch(page, manifest, 3))) == 3
+        assert len(set(watch(page, manifest, 2))) == 2
         live_server.start()
         restarted = datetime.now(UTC)
         wait_until(page, "window.signagePlayer.sent > 0 && window.signagePlayer.offline === false")
@@ -199,7 +199,7 @@ def test_server_stopped_the_player_plays_on_also_after_a_reload_then_reports_eve
         plays = sorted(s.query(Play).filter_by(screen_id="bx-bac-1"), key=lambda p: p.started_at)
         rows = [(p.started_at.replace(tzinfo=UTC).timestamp(), p.duration_s, p.item, p.sha256) for p in plays]
     offline = [r for r in rows if stopped.timestamp() < r[0] < restarted.timestamp()]
-    assert len(offline) >= 5  # plays made with the server gone, before and after the reload, all arrived
+    assert len(offline) >= 3  # plays made with the server gone, before and after the reload, all arrived
     shas = {i["key"]: i["sha256"] for i in manifest.doc["items"]}
     for (start, duration, item, sha), (next_start, *_) in zip(rows, rows[1:] + [(float("inf"),)], strict=True):
         key, slot_start, slot_end = manifest.slot(start + 0.05)

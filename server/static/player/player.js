@@ -429,11 +429,13 @@
       this.schedule(base + Math.random() * Math.max(1, base / 5));
     },
     async poll() {
-      const headers = player.etag ? { "If-None-Match": player.etag } : {};
+      // Without a kept copy in the service worker, ask for the whole manifest so that the worker keeps one.
+      const conditional = player.etag && (!navigator.serviceWorker?.controller || await keptOffline([manifestUrl()]));
+      const headers = conditional ? { "If-None-Match": player.etag } : {};
       const sentAt = Date.now();
       let r;
       try {
-        r = await api(`/api/v1/screens/${encodeURIComponent(PAGE_SCREEN)}/manifest`, player.token, { headers });
+        r = await api(manifestUrl(), player.token, { headers });
       } catch (err) {
         status.pollLog = [...status.pollLog.slice(-49), { sentAt, status: 0, error: String(err) }];
         return this.failed("network unreachable");
@@ -465,14 +467,18 @@
       this.attempt = 0;
       this.scheduleNext();
     },
+    /** After a fresh manifest: fetch what it needs, then check that the service worker really keeps all of it
+     * (what was fetched before the worker took over is not kept), and try again in a while if not. */
     async afterFresh(manifest) {
       const controlled = Boolean(navigator.serviceWorker && navigator.serviceWorker.controller);
       if (controlled) await cacheShell();
-      const all = await media.prefetch(manifest.items);
+      await media.prefetch(manifest.items);
       if (manifest !== player.manifest) return;
-      status.offlineReady = controlled && all;
-      body.dataset.offline = status.offlineReady ? "ready" : "not-ready";
-      if (!all) setTimeout(() => manifest === player.manifest && this.afterFresh(manifest), backoff(0) * 5);
+      const kept = controlled && await keptOffline([manifestUrl(), ...manifest.items.map((i) => i.url)]);
+      status.offlineReady = kept;
+      body.dataset.offline = kept ? "ready" : "not-ready";
+      this.keepAttempt = kept ? 0 : (this.keepAttempt || 0) + 1;
+      if (!kept) setTimeout(() => manifest === player.manifest && this.afterFresh(manifest), backoff(this.keepAttempt - 1));
     },
     failed(reason, retryAfter = 0) {
       status.offline = true;
@@ -486,6 +492,15 @@
       this.scheduleNext();
     },
   };
+
+  const manifestUrl = () => `/api/v1/screens/${encodeURIComponent(PAGE_SCREEN)}/manifest`;
+
+  /** True when the service worker's caches hold every one of urls (the page can read them, not change them). */
+  async function keptOffline(urls) {
+    if (!("caches" in window)) return false;
+    const found = await Promise.all(urls.map((url) => caches.match(new URL(url, location.href).href)));
+    return found.every(Boolean);
+  }
 
   /** Fetch this page, its script and style through the service worker, which keeps them for offline reloads
    * (the first load happened before the worker was in charge). Failures are left to the next manifest. */
@@ -577,10 +592,8 @@
       console.warn("service worker not registered; no offline playback", err);
     });
     navigator.serviceWorker.addEventListener("controllerchange", () => {
-      // The worker now sees our requests: fetch the manifest in full once so that it keeps a copy.
-      if (!player.token) return;
-      player.etag = null;
-      poller.schedule(0);
+      // The worker now sees our requests: the next poll gives it the manifest to keep.
+      if (player.token && player.manifest) poller.schedule(0);
     });
   }
 
