@@ -1,34 +1,696 @@
-"""The staff console's HTML pages (server-rendered, a little JavaScript, no build step)."""
+"""The staff console's HTML pages (server-rendered, a little JavaScript, no build step).
+
+Every change goes through `_apply`: the domain function, the media screens need (sync_renditions), the audit
+entry and the commit happen in one transaction, and a refusal (ContentError, UserError) rolls all of it back
+and comes back as the message to show next to the form.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_babel import lazy_gettext as _l
+import base64
+import io
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from .auth import current_staff, require
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from PIL import Image, ImageOps
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import ImmutableMultiDict
+
+from assets.ingest import IngestError, ingest, store_ingested
+from assets.store import StoreError
+from playlists import content
+from playlists.content import ContentError
+from playlists.models import (
+    AuditEntry,
+    Group,
+    Media,
+    OverrideRow,
+    PlaylistRow,
+    Poster,
+    ReminderRow,
+    Rendition,
+    ScheduleRow,
+    Screen,
+    User,
+)
+from playlists.network import as_utc
+from playlists.screens import DEFAULT_TZ
+from playlists.users import ROLES, UserError, add_user, audit
+from renderer import DEFAULT_URL, LANGUAGES, TEMPLATES, PosterSpec, RenderError, get_profile, render_poster
+from renderer.spec import TEXT_FIELDS, default_copy
+
+from .auth import actor, current_staff, require
+from .db import get_session, get_store
+from .errors import error_response
+from .player import now
 
 bp = Blueprint("console", __name__, url_prefix="/staff")
 
 # Role names as people read them (templates show _(role)).
 ROLE_LABELS = {"admin": _l("admin"), "staff": _l("staff"), "operator": _l("operator")}
+WEEKDAYS = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))  # 0 = Monday
+FITS = {"contain": _l("Whole image (bands)"), "cover": _l("Fill the screen (cropped)")}
+TEMPLATE_LABELS = {"install": _l("Install Bluezone"), "reminder": _l("Reminder")}
+LANGUAGE_LABELS = {"vi": _l("Vietnamese"), "en": _l("English"), "vi-en": _l("Vietnamese and English")}
+THEME_LABELS = {"blue": _l("Blue"), "light": _l("Light"), "dark": _l("Dark")}
+# Shown when no screen is registered yet: the common shapes (landscape TV, portrait kiosk, LED panel).
+FALLBACK_PROFILES = ("tv-1080p", "kiosk-portrait", "led-p10")
+# Each preview render takes 50-300 ms, so a live preview shows at most this many profiles.
+MAX_PREVIEWS = 6
+PREVIEW_BOX = (480, 360)
+THUMB_BOX = (320, 240)
 
 # (endpoint, label, role needed): the home page lists what the person may open.
 SECTIONS: list[tuple[str, object, str]] = []
-
-
-@bp.get("/")
-@require("operator")
-def home():
-    """The start page: what this person can do here."""
-    staff = current_staff()
-    sections = [(endpoint, label) for endpoint, label, role in SECTIONS if staff.can(role)]
-    return render_template("staff/home.html", sections=sections)
 
 
 def section(endpoint: str, label, role: str) -> None:
     """Announce a console page on the home page (pages register themselves as they are added)."""
     SECTIONS.append((endpoint, label, role))
 
+
+def _sections() -> list[tuple[str, object]]:
+    staff = current_staff()
+    return [(endpoint, label) for endpoint, label, role in SECTIONS if staff and staff.can(role)]
+
+
+@bp.context_processor
+def _nav() -> dict:
+    # `empty` stands for a form nobody has filled in, so templates refill fields from one kind of object.
+    return {"nav_sections": _sections(), "ROLE_LABELS": ROLE_LABELS, "empty": ImmutableMultiDict()}
+
+
+@bp.app_template_filter("local")
+def _local(moment: datetime | None) -> str:
+    """A stored (UTC) instant as Huế wall time, for people."""
+    if moment is None:
+        return ""
+    return as_utc(moment).astimezone(ZoneInfo(DEFAULT_TZ)).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.get("/")
+@require("operator")
+def home():
+    """The start page: what this person can do here."""
+    return render_template("staff/home.html", sections=_sections())
+
+
+# --- one transaction per change ------------------------------------------------------------------------------
+
+@dataclass
+class Done:
+    """What a change did, for the audit log: its target ("poster:3"), the record after and before."""
+
+    target: str
+    after: object = None
+    before: object = None
+    value: object = None
+
+
+def _apply(action: str, change: Callable[[Session, datetime], Done], *, sync: bool = True) -> tuple[Done | None,
+                                                                                                    str | None]:
+    """Run change, make the media screens now need, audit and commit, all in one transaction.
+
+    Returns (done, None), or (None, message) with nothing stored when the change or a rendering is refused."""
+    session, at = get_session(), now()
+    try:
+        done = change(session, at)
+        if sync:
+            content.sync_renditions(session, get_store(), at)
+        audit(session, actor(), action, done.target, at, before=done.before, after=done.after)
+        session.commit()
+    except (ContentError, UserError) as exc:
+        session.rollback()
+        return None, str(exc)
+    return done, None
+
+
+# --- form fields ---------------------------------------------------------------------------------------------
+
+def _date(form, key: str) -> date | None:
+    """The date in a form field (YYYY-MM-DD), None when empty; refuses anything else."""
+    value = form.get(key, "").strip()
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise ContentError(f"{key}: got {value!r}, expected a date YYYY-MM-DD") from None
+
+
+def _time(form, key: str) -> time | None:
+    """The time of day in a form field (HH:MM), None when empty; refuses anything else."""
+    value = form.get(key, "").strip()
+    try:
+        return time.fromisoformat(value) if value else None
+    except ValueError:
+        raise ContentError(f"{key}: got {value!r}, expected a time of day HH:MM") from None
+
+
+def _int(form, key: str, default: int | None = None) -> int:
+    """The whole number in a form field (default when empty and a default is given); refuses anything else."""
+    value = form.get(key, "").strip()
+    if not value and default is not None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ContentError(f"{key}: got {value!r}, expected a whole number") from None
+
+
+def _targets(form) -> dict:
+    """Screens, groups and 'everywhere' as content.add_schedule and its kin take them."""
+    return {"screens": form.getlist("screens"), "groups": form.getlist("groups"),
+            "everywhere": form.get("everywhere") == "on"}
+
+
+def _describe_targets(rule) -> dict:
+    return {"screens": [s.id for s in rule.screens], "groups": [g.name for g in rule.groups],
+            "everywhere": rule.everywhere}
+
+
+def _choices(session: Session) -> dict:
+    """What the forms offer: posters, uploaded images, playlists, groups and screens."""
+    return {
+        "posters": session.scalars(select(Poster).order_by(Poster.id.desc())).all(),
+        "assets": session.scalars(select(Media).where(Media.kind == "image").order_by(Media.created_at.desc())).all(),
+        "playlists": session.scalars(select(PlaylistRow).order_by(PlaylistRow.name)).all(),
+        "groups": session.scalars(select(Group).order_by(Group.name)).all(),
+        "screens": session.scalars(select(Screen).order_by(Screen.id)).all(),
+    }
+
+
+def _describe(session: Session, key: str) -> dict:
+    """A content reference as people see it: {key (without the fit), fit, kind, label, thumb URL}."""
+    base = key.removesuffix(":cover")
+    fit = "cover" if key.endswith(":cover") else ("contain" if key.startswith("asset:") else "")
+    kind, _sep, ident = base.partition(":")
+    if kind == "poster" and ident.isdigit() and (poster := session.get(Poster, int(ident))):
+        rendition = session.scalar(select(Rendition).where(Rendition.content == base).limit(1))
+        thumb = url_for("console.thumb", sha256=rendition.sha256) if rendition else ""
+        return {"key": base, "fit": fit, "kind": "poster", "label": poster.name, "thumb": thumb}
+    if kind == "asset" and (media := session.get(Media, ident)):
+        return {"key": base, "fit": fit, "kind": "asset", "label": media.label,
+                "thumb": url_for("console.thumb", sha256=media.sha256)}
+    return {"key": base, "fit": fit, "kind": kind, "label": key, "thumb": ""}
+
+
+# --- thumbnails ----------------------------------------------------------------------------------------------
+
+@bp.get("/media/<sha256>/thumb")
+@require("operator")
+def thumb(sha256: str):
+    """A small PNG of an uploaded image or a rendition, for lists; immutable like the media it shows."""
+    media = get_session().get(Media, sha256)
+    if media is None:
+        abort(404)
+    try:
+        with get_store().open(media.sha256, media.ext) as fh, Image.open(fh) as image:
+            image.draft("RGB", THUMB_BOX)  # JPEG decodes at a fraction of its size: a 48 MP photo stays cheap
+            small = ImageOps.contain(image.convert("RGB"), THUMB_BOX)
+    except (OSError, StoreError):
+        abort(404)
+    out = io.BytesIO()
+    small.save(out, "PNG")
+    response = current_app.response_class(out.getvalue(), mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response
+
+
+# --- posters -------------------------------------------------------------------------------------------------
+
+section("console.posters", _l("Posters"), "staff")
+
+
+def _spec_from(form) -> dict:
+    """A poster spec from the composer's fields; an empty text field takes the official campaign text."""
+    spec = {"template": form.get("template", "install"), "lang": form.get("lang", "vi"),
+            "theme": form.get("theme", "blue"), "url": form.get("url", "").strip() or DEFAULT_URL}
+    for name in TEXT_FIELDS:
+        value = form.get(name, "")
+        spec[name] = value if value.strip() else None
+    return spec
+
+
+def preview_profiles(session: Session) -> list[str]:
+    """The profiles a poster will play on: those of the registered screens (at most MAX_PREVIEWS), or a few
+    common ones when no screen is registered."""
+    names = session.scalars(select(Screen.profile).distinct().order_by(Screen.profile)).all()
+    return list(names[:MAX_PREVIEWS] or FALLBACK_PROFILES)
+
+
+def _preview(spec: PosterSpec, profile_name: str) -> dict:
+    """One profile's preview: a small PNG (data URL), whether the QR code decoded, the scan distance, or the
+    renderer's refusal."""
+    profile = get_profile(profile_name)
+    base = {"profile": profile.name, "label": profile.label, "width": profile.width, "height": profile.height}
+    try:
+        poster = render_poster(spec, profile)
+    except RenderError as exc:
+        return {**base, "error": str(exc)}
+    image = poster.image.convert("RGB")
+    if image.width > PREVIEW_BOX[0] or image.height > PREVIEW_BOX[1]:
+        image = ImageOps.contain(image, PREVIEW_BOX, Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return {**base, "qr_ok": poster.qr is not None, "scan_m": poster.qr.scan_m if poster.qr else None,
+            "dropped": list(poster.dropped), "report": poster.report(),
+            "image": "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")}
+
+
+@bp.get("/posters")
+@require("staff")
+def posters():
+    """Every poster, newest first, with a thumbnail of one of its renditions."""
+    session = get_session()
+    rows = session.scalars(select(Poster).order_by(Poster.id.desc())).all()
+    items = [(p, json.loads(p.spec_json), _describe(session, f"poster:{p.id}")) for p in rows]
+    return render_template("staff/posters.html", items=items, LANGUAGE_LABELS=LANGUAGE_LABELS,
+                           TEMPLATE_LABELS=TEMPLATE_LABELS, THEME_LABELS=THEME_LABELS)
+
+
+def _composer(poster: Poster | None, spec: dict, error: str | None = None, status: int = 200):
+    defaults = {f"{t}/{lang}": default_copy(t, lang) for t in TEMPLATES for lang in LANGUAGES}
+    page = render_template(
+        "staff/poster_form.html", poster=poster, spec=spec, error=error, defaults=defaults,
+        profiles=preview_profiles(get_session()), TEMPLATES=TEMPLATE_LABELS, LANGUAGES_=LANGUAGE_LABELS,
+        THEMES=THEME_LABELS, DEFAULT_URL=DEFAULT_URL)
+    return page, status
+
+
+@bp.route("/posters/new", methods=["GET", "POST"], defaults={"poster_id": None})
+@bp.route("/posters/<int:poster_id>", methods=["GET", "POST"])
+@require("staff")
+def poster_form(poster_id: int | None):
+    """The composer. POST saves (renders for every screen that shows the poster) or shows why it cannot."""
+    poster = get_session().get(Poster, poster_id) if poster_id is not None else None
+    if poster_id is not None and poster is None:
+        abort(404)
+    if request.method == "GET":
+        return _composer(poster, json.loads(poster.spec_json) if poster else PosterSpec().to_dict())
+    spec = _spec_from(request.form)
+
+    def change(session, at):
+        if poster is None:
+            saved = content.add_poster(session, spec, at, name=request.form.get("name", "").strip()[:200])
+            return Done(f"poster:{saved.id}", after=spec)
+        before = json.loads(poster.spec_json)
+        content.update_poster(session, poster.id, spec, at)
+        return Done(f"poster:{poster.id}", after=spec, before=before)
+
+    done, error = _apply("poster.save", change)
+    if error:
+        return _composer(poster, spec, error, 400)
+    flash(_("Poster saved."), "ok")
+    return redirect(url_for("console.posters"))
+
+
+@bp.post("/posters/preview")
+@require("staff")
+def poster_preview():
+    """JSON {"previews": [...]}: the composer's poster on each profile it will play on; 400 {"message"} when a
+    field is refused before any rendering."""
+    try:
+        spec = PosterSpec.from_dict(_spec_from(request.form)).resolved()
+    except RenderError as exc:
+        return error_response(400, str(exc))
+    return jsonify(previews=[_preview(spec, name) for name in preview_profiles(get_session())])
+
+
+# --- assets --------------------------------------------------------------------------------------------------
+
+section("console.assets", _l("Images"), "staff")
+
+
+@bp.get("/assets")
+@require("staff")
+def assets():
+    """Uploaded images, newest first, with thumbnails."""
+    return render_template("staff/assets.html", assets=_choices(get_session())["assets"])
+
+
+@bp.get("/assets/upload")
+@require("staff")
+def upload_page():
+    """The drag-and-drop page: the browser sends each file on its own, with a progress bar each."""
+    return render_template("staff/upload.html", upload_url=url_for("console.upload"))
+
+
+@bp.post("/assets/upload")
+@require("staff")
+def upload():
+    """One uploaded file (field "file"): 201 {sha256, kind, width, height, bytes, label, notes} once checked
+    and stored; 4xx {"error", "message"} with nothing stored when refused (assets.ingest decides)."""
+    file = request.files.get("file")
+    if file is None:
+        return error_response(400, "no file: expected the image in the multipart field 'file'")
+    try:
+        ingested = ingest(file.read(), file.filename or "")
+    except IngestError as exc:
+        return error_response(exc.status, exc.message)
+
+    def change(session, at):
+        media, created = store_ingested(session, get_store(), ingested, at)
+        facts = {"label": media.label, "width": media.width, "height": media.height, "bytes": media.bytes}
+        return Done(f"asset:{media.sha256}", after=facts, value=(media, created))
+
+    done, error = _apply("asset.upload", change, sync=False)
+    if error:
+        return error_response(400, error)
+    media, created = done.value
+    return jsonify(sha256=media.sha256, kind=media.kind, width=media.width, height=media.height,
+                   bytes=media.bytes, label=media.label, notes=list(ingested.notes)), 201 if created else 200
+
+
+# --- playlists -----------------------------------------------------------------------------------------------
+
+section("console.playlists", _l("Playlists"), "staff")
+
+
+def _items_from(form) -> list[tuple[str, int]]:
+    """(content, seconds) items from the editor's parallel fields content, duration and fit, in page order."""
+    contents, durations, fits = form.getlist("content"), form.getlist("duration"), form.getlist("fit")
+    if not len(contents) == len(durations) == len(fits):
+        raise ContentError(f"playlist items: got {len(contents)} contents, {len(durations)} durations and "
+                           f"{len(fits)} fits, expected as many of each")
+    items = []
+    for key, seconds, fit in zip(contents, durations, fits, strict=True):
+        try:
+            seconds = int(seconds)
+        except ValueError:
+            raise ContentError(f"duration of {key}: got {seconds!r}, expected whole seconds") from None
+        items.append((f"{key}:cover" if fit == "cover" and key.startswith("asset:") else key, seconds))
+    return items
+
+
+@bp.get("/playlists")
+@require("staff")
+def playlists():
+    """Every playlist with its items' count and loop length."""
+    return render_template("staff/playlists.html", playlists=_choices(get_session())["playlists"])
+
+
+def _editor(playlist: PlaylistRow | None, name: str, items: list[tuple[str, int]], error=None, status=200):
+    session = get_session()
+    rows = [{**_describe(session, key), "duration": seconds} for key, seconds in items]
+    return render_template("staff/playlist_form.html", playlist=playlist, name=name, rows=rows, error=error,
+                           FITS=FITS, **_choices(session)), status
+
+
+@bp.route("/playlists/new", methods=["GET", "POST"], defaults={"playlist_id": None})
+@bp.route("/playlists/<int:playlist_id>", methods=["GET", "POST"])
+@require("staff")
+def playlist_form(playlist_id: int | None):
+    """The playlist editor. POST stores the items in page order, or shows why it cannot."""
+    playlist = get_session().get(PlaylistRow, playlist_id) if playlist_id is not None else None
+    if playlist_id is not None and playlist is None:
+        abort(404)
+    if request.method == "GET":
+        items = [(i.content, i.duration_s) for i in playlist.items] if playlist else []
+        return _editor(playlist, playlist.name if playlist else "", items)
+    name = playlist.name if playlist else request.form.get("name", "")
+
+    def change(session, at):
+        items = _items_from(request.form)
+        if playlist is None:
+            saved = content.add_playlist(session, name, items)
+            return Done(f"playlist:{saved.id}", after={"name": saved.name, "items": items})
+        before = {"name": playlist.name, "items": [(i.content, i.duration_s) for i in playlist.items]}
+        content.set_playlist_items(session, playlist.id, items)
+        return Done(f"playlist:{playlist.id}", after={"name": playlist.name, "items": items}, before=before)
+
+    done, error = _apply("playlist.save", change)
+    if error:
+        try:
+            items = _items_from(request.form)
+        except ContentError:
+            items = []
+        return _editor(playlist, name, items, error, 400)
+    flash(_("Playlist saved."), "ok")
+    return redirect(url_for("console.playlists"))
+
+
+# --- schedules and reminders ---------------------------------------------------------------------------------
+
+section("console.schedules", _l("Schedules"), "staff")
+
+
+def _describe_schedule(row: ScheduleRow) -> dict:
+    return {"playlist": row.playlist_id, "priority": row.priority, "dates": [row.start_date, row.end_date],
+            "weekdays": row.weekdays, "times": [row.start_time, row.end_time], **_describe_targets(row)}
+
+
+def _describe_reminder(row: ReminderRow) -> dict:
+    return {"content": row.content, "duration_s": row.duration_s, "every_min": row.every_min,
+            "times": [row.start_time, row.end_time], **_describe_targets(row)}
+
+
+def _schedules_page(error: dict | None = None, status: int = 200):
+    session = get_session()
+    return render_template(
+        "staff/schedules.html", error=error or {}, form=request.form if error else ImmutableMultiDict(),
+        WEEKDAYS=WEEKDAYS,
+        schedules=session.scalars(select(ScheduleRow).order_by(ScheduleRow.priority.desc(), ScheduleRow.id)).all(),
+        reminders=session.scalars(select(ReminderRow).order_by(ReminderRow.id)).all(),
+        describe=lambda key: _describe(session, key), **_choices(session)), status
+
+
+@bp.get("/schedules")
+@require("staff")
+def schedules():
+    """Schedules and reminder slots, with the forms to add them."""
+    return _schedules_page()
+
+
+@bp.post("/schedules")
+@require("staff")
+def add_schedule():
+    """Add a schedule from the form, or show the page again with the reason it was refused."""
+    form = request.form
+
+    def change(session, at):
+        weekdays = [int(d) for d in form.getlist("weekdays") if d.isdigit()]
+        row = content.add_schedule(
+            session, _int(form, "playlist"), name=form.get("name", "").strip()[:200],
+            priority=_int(form, "priority", 0), start_date=_date(form, "start_date"),
+            end_date=_date(form, "end_date"), weekdays=weekdays, start_time=_time(form, "start_time"),
+            end_time=_time(form, "end_time"), **_targets(form))
+        return Done(f"schedule:{row.id}", after=_describe_schedule(row))
+
+    done, error = _apply("schedule.add", change)
+    if error:
+        return _schedules_page({"schedule": error}, 400)
+    flash(_("Schedule added."), "ok")
+    return redirect(url_for("console.schedules"))
+
+
+@bp.post("/reminders")
+@require("staff")
+def add_reminder():
+    """Add a reminder slot from the form, or show the page again with the reason it was refused."""
+    form = request.form
+
+    def change(session, at):
+        row = content.add_reminder(
+            session, form.get("content", ""), duration_s=_int(form, "duration_s"),
+            every_min=_int(form, "every_min"), name=form.get("name", "").strip()[:200],
+            start_time=_time(form, "start_time"), end_time=_time(form, "end_time"), **_targets(form))
+        return Done(f"reminder:{row.id}", after=_describe_reminder(row))
+
+    done, error = _apply("reminder.add", change)
+    if error:
+        return _schedules_page({"reminder": error}, 400)
+    flash(_("Reminder added."), "ok")
+    return redirect(url_for("console.schedules"))
+
+
+def _delete(model, kind: str, row_id: int, describe: Callable):
+    # No screen needs new media after a deletion, so nothing is rendered.
+    def change(session, at):
+        row = session.get(model, row_id)
+        if row is None:
+            raise ContentError(f"{kind}: got id {row_id}, but there is no such {kind}")
+        before = describe(row)
+        session.delete(row)
+        return Done(f"{kind}:{row_id}", before=before)
+
+    done, error = _apply(f"{kind}.delete", change, sync=False)
+    flash(error or _("Deleted."), "error" if error else "ok")
+    return redirect(url_for("console.schedules"))
+
+
+@bp.post("/schedules/<int:schedule_id>/delete")
+@require("staff")
+def delete_schedule(schedule_id: int):
+    """Remove a schedule; its screens fall back to their other rules, or the default poster."""
+    return _delete(ScheduleRow, "schedule", schedule_id, _describe_schedule)
+
+
+@bp.post("/reminders/<int:reminder_id>/delete")
+@require("staff")
+def delete_reminder(reminder_id: int):
+    """Remove a reminder slot."""
+    return _delete(ReminderRow, "reminder", reminder_id, _describe_reminder)
+
+
+# --- emergency takeover --------------------------------------------------------------------------------------
+
+section("console.takeover", _l("Emergency takeover"), "staff")
+
+
+def reach_seconds(poll_after_s: float) -> int:
+    """How long, at most, until every player has polled once: the poll interval plus its random fifth
+    (player.js), plus a few seconds to download the media."""
+    return math.ceil(poll_after_s * 1.2) + 5
+
+
+def _until(form, at: datetime) -> datetime:
+    """The takeover's end: `minutes` from now, or the local date and time in `until` when that is chosen."""
+    if form.get("expiry") == "until":
+        value = form.get("until", "").strip()
+        try:
+            local = datetime.fromisoformat(value)
+        except ValueError:
+            raise ContentError(f"until: got {value!r}, expected a date and time YYYY-MM-DDTHH:MM") from None
+        return local.replace(tzinfo=ZoneInfo(DEFAULT_TZ)) if local.tzinfo is None else local
+    minutes = _int(form, "minutes")
+    if not 1 <= minutes <= 7 * 24 * 60:
+        raise ContentError(f"minutes: got {minutes}, expected 1 to {7 * 24 * 60} (a week)")
+    return at + timedelta(minutes=minutes)
+
+
+def _takeover_page(error: str | None = None, status: int = 200):
+    session, at = get_session(), now()
+    active = session.scalars(select(OverrideRow).where(OverrideRow.end > at.astimezone(UTC))
+                             .order_by(OverrideRow.start)).all()
+    seconds = reach_seconds(float(current_app.config["POLL_AFTER_S"]))
+    return render_template("staff/takeover.html", error=error, form=request.form if error else ImmutableMultiDict(),
+                           active=active, reach_s=seconds, reach_min=math.ceil(seconds / 60),
+                           poll_s=current_app.config["POLL_AFTER_S"], describe=lambda k: _describe(session, k),
+                           **_choices(session)), status
+
+
+@bp.get("/takeover")
+@require("staff")
+def takeover():
+    """The takeover form and the takeovers running now."""
+    return _takeover_page()
+
+
+@bp.post("/takeover")
+@require("staff")
+def start_takeover():
+    """Start a takeover now, above every schedule, until its expiry; or show why it was refused."""
+    form = request.form
+
+    def change(session, at):
+        key = form.get("content", "")
+        if form.get("fit") == "cover" and key.startswith("asset:"):
+            key += ":cover"
+        row = content.add_override(session, key, start=at, end=_until(form, at),
+                                   name=form.get("name", "").strip()[:200], **_targets(form))
+        return Done(f"override:{row.id}", after={"content": key, "start": row.start, "end": row.end,
+                                                  **_describe_targets(row)})
+
+    done, error = _apply("override.start", change)
+    if error:
+        return _takeover_page(error, 400)
+    flash(_("Takeover started: screens show it within about %(n)s seconds.",
+            n=reach_seconds(float(current_app.config["POLL_AFTER_S"]))), "ok")
+    return redirect(url_for("console.takeover"))
+
+
+@bp.post("/takeover/<int:override_id>/end")
+@require("staff")
+def end_takeover(override_id: int):
+    """End a takeover now: screens go back to their schedule at their next poll."""
+
+    def change(session, at):
+        row = content.end_override(session, override_id, at)
+        return Done(f"override:{override_id}", after={"end": at}, before={"content": row.content, "end": row.end})
+
+    done, error = _apply("override.end", change, sync=False)
+    flash(error or _("Takeover ended: screens go back to their schedule at their next poll."),
+          "error" if error else "ok")
+    return redirect(url_for("console.takeover"))
+
+
+# --- users ---------------------------------------------------------------------------------------------------
+
+section("console.users", _l("Users"), "admin")
+
+
+def _users_page(error: str | None = None, created: tuple[str, str] | None = None, status: int = 200):
+    session = get_session()
+    users = session.scalars(select(User).order_by(User.username)).all()
+    groups = session.scalars(select(Group).order_by(Group.name)).all()
+    return render_template("staff/users.html", users=users, groups=groups, error=error, created=created,
+                           form=request.form if error else ImmutableMultiDict(), ROLES=ROLES), status
+
+
+@bp.get("/users")
+@require("admin")
+def users():
+    """Everyone who can log in, and the form to add someone."""
+    return _users_page()
+
+
+@bp.post("/users")
+@require("admin")
+def add_user_view():
+    """Add a user; the page shows the generated password this once (it is never stored in clear)."""
+    form = request.form
+
+    def change(session, at):
+        sites = form.get("sites", "").splitlines()
+        user, password = add_user(session, form.get("username", "").strip().lower(), form.get("role", ""), at,
+                                  sites=sites, groups=form.getlist("groups"))
+        scope = {"sites": user.sites.splitlines(), "groups": [g.name for g in user.groups]}
+        return Done(f"user:{user.username}", after={"role": user.role, **scope}, value=(user.username, password))
+
+    done, error = _apply("user.add", change, sync=False)
+    if error:
+        return _users_page(error, status=400)
+    return _users_page(created=done.value)
+
+
+@bp.post("/users/<int:user_id>/status")
+@require("admin")
+def set_user_status(user_id: int):
+    """Disable a user (their session and API tokens stop working at once) or enable them again."""
+    disable = request.form.get("disabled") == "1"
+
+    def change(session, at):
+        user = session.get(User, user_id)
+        if user is None:
+            raise UserError(f"user: got id {user_id}, but there is no such user")
+        if disable and user.id == current_staff().id:
+            raise UserError("you cannot disable yourself: ask another admin")
+        before, user.disabled = user.disabled, disable
+        return Done(f"user:{user.username}", before={"disabled": before}, after={"disabled": disable})
+
+    done, error = _apply("user.disable" if disable else "user.enable", change, sync=False)
+    flash(error or (_("User disabled.") if disable else _("User enabled.")), "error" if error else "ok")
+    return redirect(url_for("console.users"))
+
+
+# --- audit log -----------------------------------------------------------------------------------------------
 
 section("console.audit_log", _l("Audit log"), "admin")
 
@@ -37,11 +699,5 @@ section("console.audit_log", _l("Audit log"), "admin")
 @require("admin")
 def audit_log():
     """The latest changes, newest first (admins only)."""
-    from sqlalchemy import select
-
-    from playlists.models import AuditEntry
-
-    from .db import get_session
-
     entries = get_session().scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(500)).all()
     return render_template("staff/audit.html", entries=entries)
