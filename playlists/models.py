@@ -327,3 +327,56 @@ def _bump_revision(session: Session, _context) -> None:
 def _reset_bump(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop("revision_bumped", None)
+
+
+class ScreenPresence(Base):
+    """Whether a screen was last observed up or down, so each change is recorded once as a ScreenEvent."""
+
+    __tablename__ = "screen_presence"
+
+    screen_id: Mapped[str] = mapped_column(ForeignKey("screens.id", ondelete="CASCADE"), primary_key=True)
+    up: Mapped[bool] = mapped_column(Boolean)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScreenEvent(Base):
+    """A screen going offline ("offline") or coming back ("online"): when it happened and when it was noticed."""
+
+    __tablename__ = "screen_events"
+    __table_args__ = (CheckConstraint("kind IN ('offline', 'online')", name="ck_screen_events_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    screen_id: Mapped[str] = mapped_column(ForeignKey("screens.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScanCode(Base):
+    """A short code behind <public base URL>/go/<code>: one poster, and one screen or none (the poster's own)."""
+
+    __tablename__ = "scan_codes"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    poster_id: Mapped[int] = mapped_column(ForeignKey("posters.id", ondelete="CASCADE"), index=True)
+    screen_id: Mapped[str | None] = mapped_column(ForeignKey("screens.id", ondelete="CASCADE"), nullable=True)
+    # The poster's own URL before it opted in: where desktop browsers go, and what opting out restores.
+    website_url: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScanCount(Base):
+    """How many scans one code had on one day from one kind of phone; nothing about who scanned."""
+
+    __tablename__ = "scan_counts"
+    __table_args__ = (CheckConstraint("platform IN ('ios', 'android', 'web')", name="ck_scan_counts_platform"),)
+
+    code: Mapped[str] = mapped_column(ForeignKey("scan_codes.code", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(8), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# Monitoring and scan counting never change what a screen shows.
+_NOT_CONTENT = (*_NOT_CONTENT, ScreenPresence, ScreenEvent, ScanCode, ScanCount)
