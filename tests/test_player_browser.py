@@ -257,3 +257,27 @@ def test_pairing_end_to_end(browser, live_server):
         assert manifest.shown(png(page.screenshot()).crop((0, 20, 640, 340)).resize((W, H)), tolerance=12) == due
     # A new token was issued at the claim: the one printed by `screen add` no longer opens the screen.
     assert live_server.get("/api/v1/screens/bx-nam-1/manifest", data["tokens"]["bx-nam-1"])[0] == 404
+
+
+def test_an_image_that_fails_to_load_is_skipped_never_broken_and_shown_once_it_loads(browser, live_server):
+    data = seed(live_server)
+    live_server.start()
+    token = data["tokens"]["bx-bac-1"]
+    manifest = Manifest(live_server, "bx-bac-1", token)
+    before, lost = data["keys"][0], next(i for i in manifest.doc["items"] if i["key"] == data["keys"][1])
+    path = live_server.store.path(lost["sha256"], "png")
+    path.rename(path.with_suffix(".away"))  # the second poster's file goes missing: the server answers 404
+    with browser_page(browser, W, H) as page:
+        open_player(page, live_server, "bx-bac-1", token)
+        for _ in range(3):  # until its slot: there the poster before it stays on screen, nothing broken
+            due = wait_mid_slot(manifest)
+            shown = manifest.shown(screenshot(page))
+            assert shown == (before if due == lost["key"] else due)
+            if due == lost["key"]:
+                break
+        assert page.evaluate("window.signagePlayer.failed") == [lost["url"]]
+        path.with_suffix(".away").rename(path)
+        # Tried again later (after 2 s, then doubling): it is back in one of its next slots.
+        wait_until(page, f"document.body.dataset.item === {json.dumps(lost['key'])}", timeout=15)
+        due = wait_mid_slot(manifest, margin=0.3)
+        assert manifest.shown(screenshot(page)) == due

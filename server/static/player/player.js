@@ -223,6 +223,10 @@
     async prefetch(items) {
       let all = true;
       for (const item of items) {
+        if (!this.usable(item.url)) {
+          all = false; // failed a moment ago: its retry time has not come
+          continue;
+        }
         try {
           const r = await fetchWithTimeout(item.url);
           const blob = await r.blob();
