@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-render bench-poll contact-sheet translations clean
+.PHONY: run test test-postgres lint bench bench-render bench-poll contact-sheet translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+# The same suite on PostgreSQL; POSTGRES_URL names a role that may create databases (.ci/run makes one).
+test-postgres: $(VENV)/.installed-test
+	SIGNAGE_TEST_POSTGRES_URL="$(POSTGRES_URL)" $(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -24,7 +24,8 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # Every session in UTC, so timestamps come back the same whatever the server's own zone is.
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -13,10 +13,15 @@ from playlists.db import make_engine, session_factory
 from playlists.manifest import ManifestCache
 
 
+def default_database_url(app: Flask) -> str:
+    """The embedded default: SQLite in the instance folder."""
+    return "sqlite:///" + os.path.join(app.instance_path, "signage.db")
+
+
 def init_app(app: Flask) -> None:
     """Fill in the default database URL and media folder, make the engine, close sessions on teardown."""
     if not app.config.get("DATABASE_URL"):
-        app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "signage.db")
+        app.config["DATABASE_URL"] = default_database_url(app)
     if not app.config.get("MEDIA_DIR"):
         app.config["MEDIA_DIR"] = os.path.join(app.instance_path, "media")
     engine = make_engine(app.config["DATABASE_URL"])

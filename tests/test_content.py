@@ -23,8 +23,8 @@ NOW = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)  # 08:00 in Huế
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'signage.db'}")
+def engine(db_url):
+    engine = make_engine(db_url)
     upgrade(engine)
     yield engine
     engine.dispose()

@@ -135,10 +135,10 @@ def migrated(tmp_path_factory):
 
 
 @pytest.fixture
-def session(migrated, tmp_path):
-    path = tmp_path / "signage.db"
-    shutil.copyfile(migrated, path)
-    engine = make_engine(f"sqlite:///{path}")
+def session(migrated, db_url):
+    if db_url.startswith("sqlite"):  # PostgreSQL runs get a migrated database of their own already
+        shutil.copyfile(migrated, db_url.removeprefix("sqlite:///"))
+    engine = make_engine(db_url)
     with session_factory(engine)() as session:
         yield session
     engine.dispose()

@@ -22,8 +22,8 @@ class Ticks:
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'signage.db'}")
+def engine(db_url, tmp_path):
+    engine = make_engine(db_url)
     upgrade(engine)
     with session_factory(engine)() as session:
         for sid in ("a", "b", "c"):
