@@ -34,7 +34,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import ImmutableMultiDict
 
-from assets.ingest import IngestError, ingest, store_ingested
 from assets.store import StoreError
 from playlists import content
 from playlists.content import ContentError
@@ -348,34 +347,9 @@ def assets():
 @bp.get("/assets/upload")
 @require("staff")
 def upload_page():
-    """The drag-and-drop page: the browser sends each file on its own, with a progress bar each."""
-    return render_template("staff/upload.html", upload_url=url_for("console.upload"))
-
-
-@bp.post("/assets/upload")
-@require("staff")
-def upload():
-    """One uploaded file (field "file"): 201 {sha256, kind, width, height, bytes, label, notes} once checked
-    and stored; 4xx {"error", "message"} with nothing stored when refused (assets.ingest decides)."""
-    file = request.files.get("file")
-    if file is None:
-        return error_response(400, "no file: expected the image in the multipart field 'file'")
-    try:
-        ingested = ingest(file.read(), file.filename or "")
-    except IngestError as exc:
-        return error_response(exc.status, exc.message)
-
-    def change(session, at):
-        media, created = store_ingested(session, get_store(), ingested, at)
-        facts = {"label": media.label, "width": media.width, "height": media.height, "bytes": media.bytes}
-        return Done(f"asset:{media.sha256}", after=facts, value=(media, created))
-
-    done, error = _apply("asset.upload", change, sync=False)
-    if error:
-        return error_response(400, error)
-    media, created = done.value
-    return jsonify(sha256=media.sha256, kind=media.kind, width=media.width, height=media.height,
-                   bytes=media.bytes, label=media.label, notes=list(ingested.notes)), 201 if created else 200
+    """The drag-and-drop page: the browser sends each file on its own to the JSON API (POST /api/v1/assets,
+    which checks and stores it), with a progress bar each."""
+    return render_template("staff/upload.html", upload_url=url_for("api.upload_asset"))
 
 
 # --- playlists -----------------------------------------------------------------------------------------------
@@ -443,6 +417,23 @@ def playlist_form(playlist_id: int | None):
             items = []
         return _editor(playlist, name, items, error, 400)
     flash(_("Playlist saved."), "ok")
+    return redirect(url_for("console.playlists"))
+
+
+@bp.post("/playlists/<int:playlist_id>/delete")
+@require("staff")
+def delete_playlist(playlist_id: int):
+    """Remove a playlist that no schedule plays; otherwise say which schedules still do."""
+
+    def change(session, at):
+        playlist = session.get(PlaylistRow, playlist_id)
+        before = {"name": playlist.name, "items": [(i.content, i.duration_s) for i in playlist.items]} \
+            if playlist is not None else None
+        content.delete_playlist(session, playlist_id)
+        return Done(f"playlist:{playlist_id}", before=before)
+
+    done, error = _apply("playlist.delete", change, sync=False)
+    flash(error or _("Deleted."), "error" if error else "ok")
     return redirect(url_for("console.playlists"))
 
 
@@ -524,10 +515,8 @@ def _delete(model, kind: str, row_id: int, describe: Callable):
     # No screen needs new media after a deletion, so nothing is rendered.
     def change(session, at):
         row = session.get(model, row_id)
-        if row is None:
-            raise ContentError(f"{kind}: got id {row_id}, but there is no such {kind}")
-        before = describe(row)
-        session.delete(row)
+        before = describe(row) if row is not None else None
+        content.delete_rule(session, model, row_id)
         return Done(f"{kind}:{row_id}", before=before)
 
     done, error = _apply(f"{kind}.delete", change, sync=False)

@@ -8,7 +8,9 @@ import base64
 import html as html_module
 import io
 import json
+import os
 import re
+import shutil
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -37,19 +39,41 @@ NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 09:00 in Huế
 PASSWORD = "correct horse battery"
 
 
+CONFIG = {"TESTING": True, "SECRET_KEY": "t", "REVISION_CHECK_S": 0, "CLOCK": lambda: NOW}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """An instance with three users (admin an, staff binh, operator chi) and two screens, made once per module
+    (scrypt hashes and renders take seconds); each test gets its own copy."""
+    path = tmp_path_factory.mktemp("console") / "instance"
+    previous = os.environ.get("SIGNAGE_INSTANCE")
+    os.environ["SIGNAGE_INSTANCE"] = str(path)
+    try:
+        app = create_app(CONFIG)
+        with app.app_context():
+            upgrade(get_engine())
+            session = get_session()
+            for name, role in (("an", "admin"), ("binh", "staff"), ("chi", "operator")):
+                add_user(session, name, role, NOW, password=PASSWORD)
+            add_screen(session, "bx-bac-1", "tv-1080p", NOW, groups=["stations"])
+            add_screen(session, "hue-led-1", "led-p10", NOW, groups=["led"])
+            content.sync_renditions(session, get_store(), NOW)
+            session.commit()
+            session.close()
+            get_engine().dispose()  # SQLite writes its WAL back into the database file
+    finally:
+        if previous is None:
+            del os.environ["SIGNAGE_INSTANCE"]
+        else:
+            os.environ["SIGNAGE_INSTANCE"] = previous
+    return path
+
+
 @pytest.fixture
-def app(instance):
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "REVISION_CHECK_S": 0, "CLOCK": lambda: NOW})
-    with app.app_context():
-        upgrade(get_engine())
-        session = get_session()
-        for name, role in (("an", "admin"), ("binh", "staff"), ("chi", "operator")):
-            add_user(session, name, role, NOW, password=PASSWORD)
-        add_screen(session, "bx-bac-1", "tv-1080p", NOW, groups=["stations"])
-        add_screen(session, "hue-led-1", "led-p10", NOW, groups=["led"])
-        content.sync_renditions(session, get_store(), NOW)
-        session.commit()
-    return app
+def app(instance, seeded):
+    shutil.copytree(seeded, instance)
+    return create_app(CONFIG)
 
 
 def token_of(html: str) -> str:
@@ -103,9 +127,13 @@ def png_bytes(size=(64, 48), color=(200, 30, 30)) -> bytes:
     return out.getvalue()
 
 
-def upload(console, data: bytes, name: str):
-    return console.post("/staff/assets/upload", {"file": (io.BytesIO(data), name)},
-                        content_type="multipart/form-data")
+def upload(console, data: bytes, name: str, csrf: bool = True):
+    """What the upload page's script sends: one file to the JSON API, the CSRF token in a header."""
+    headers = {"X-CSRFToken": console.token} if csrf else {}
+    r = console.client.post("/api/v1/assets", data={"file": (io.BytesIO(data), name)}, headers=headers,
+                            content_type="multipart/form-data")
+    r.close()
+    return r
 
 
 @pytest.fixture
@@ -255,8 +283,7 @@ def test_upload_stores_a_clean_image_once_and_lists_it(staff):
     assert (doc["kind"], doc["width"], doc["height"], doc["label"]) == ("image", 64, 48, "ảnh chợ.png")
     assert upload(staff, png_bytes(), "again.png").status_code == 200  # the same bytes: the same asset
     assert count(staff, Media) == 1 + 2  # the default poster's two renditions and the image
-    # Both uploads are in the audit log: who sent what, even when the bytes were known already.
-    assert [e.target for e in audit_entries(staff, "asset.upload")] == [f"asset:{doc['sha256']}"] * 2
+    assert [e.target for e in audit_entries(staff, "asset.upload")] == [f"asset:{doc['sha256']}"]
     page = staff.page("/staff/assets")
     assert "ảnh chợ.png" in page and f"/staff/media/{doc['sha256']}/thumb" in page
     thumb = staff.get(f"/staff/media/{doc['sha256']}/thumb")
@@ -285,9 +312,11 @@ def get_store_root(console):
     return Path(console.app.config["MEDIA_DIR"])
 
 
-def test_upload_page_posts_to_the_upload_route(staff):
+def test_upload_page_sends_files_to_the_api_with_the_csrf_token(staff):
     page = staff.page("/staff/assets/upload")
-    assert 'data-url="/staff/assets/upload"' in page and "upload.js" in page
+    assert 'data-url="/api/v1/assets"' in page and "upload.js" in page and 'name="csrf-token"' in page
+    assert upload(staff, png_bytes(), "forged.png", csrf=False).status_code == 400
+    assert count(staff, Media) == 2
 
 
 # --- playlists -----------------------------------------------------------------------------------------------
@@ -336,6 +365,22 @@ def test_a_bad_playlist_shows_the_reason_and_stores_nothing(staff, fields, says)
     r = staff.post("/staff/playlists/new", {"name": "bad", **fields})
     assert r.status_code == 400 and says in flash_error(r.get_data(as_text=True))
     assert count(staff, PlaylistRow) == 0 and audit_entries(staff, "playlist.save") == []
+
+
+def test_a_playlist_is_deleted_only_when_no_schedule_plays_it(staff):
+    poster, _asset = seed_content(staff)
+    playlist_id, schedule_id = staff.query(lambda s: (
+        p := content.add_playlist(s, "p", [(poster, 10)]),
+        r := content.add_schedule(s, p.id, everywhere=True), s.commit(), (p.id, r.id))[3])
+    r = staff.client.post(f"/staff/playlists/{playlist_id}/delete", data={"csrf_token": staff.token},
+                          follow_redirects=True)
+    r.close()
+    assert f"schedule(s) {schedule_id}" in flash_error(r.get_data(as_text=True)) and count(staff, PlaylistRow) == 1
+    assert staff.post(f"/staff/schedules/{schedule_id}/delete").status_code == 302
+    assert staff.post(f"/staff/playlists/{playlist_id}/delete").status_code == 302
+    assert count(staff, PlaylistRow) == 0
+    [entry] = audit_entries(staff, "playlist.delete")
+    assert json.loads(entry.before_json) == {"name": "p", "items": [[poster, 10]]}
 
 
 # --- schedules and reminders ---------------------------------------------------------------------------------
@@ -399,7 +444,7 @@ def test_a_reminder_slot_is_added_and_deleted_and_a_bad_one_refused(staff):
     r = staff.client.post(f"/staff/reminders/{reminder_id}/delete", data={"csrf_token": staff.token},
                           follow_redirects=True)
     r.close()
-    assert "there is no such reminder" in flash_error(r.get_data(as_text=True))
+    assert f"reminder: got id {reminder_id}, but there is none" in flash_error(r.get_data(as_text=True))
 
 
 # --- emergency takeover --------------------------------------------------------------------------------------
