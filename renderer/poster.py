@@ -19,6 +19,8 @@ Box = tuple[int, int, int, int]
 _BUDGET = {"headline": 0.44, "body": 0.24, "cta": 0.18, "url": 0.12}
 # Largest font size of each element relative to the headline's, for a clear hierarchy.
 _RELATIVE = {"body": 0.55, "cta": 0.7, "url": 0.42, "footer": 0.4}
+# Shares of the height the code may take in a vertical layout, largest first (see place_vertical).
+_VERTICAL_QR_SHARES = (0.45, 0.4, 0.35)
 
 
 @dataclass(frozen=True)
@@ -220,9 +222,30 @@ class _Composer:
         return qr_box, self.stack((x0, y0, x1, y1), self.roles(side is not None), "left")
 
     def place_vertical(self, area: Box):
+        """Headline and body above the code, the call to action and URL below it.
+
+        The code takes the first share of the height in _VERTICAL_QR_SHARES that leaves legible room for the
+        call to action and the URL (a bilingual call to action takes two lines, which a square's bottom strip
+        cannot hold at the first share); when none does, the layout of the first share stands.
+        """
+        h = area[3] - area[1]
+        first = None
+        for share in _VERTICAL_QR_SHARES:
+            if first is not None and self.qr_side(min(area[2] - area[0], round(h * share))) is None:
+                break  # a smaller code would not scan: keep the first layout
+            before = list(self.dropped)
+            qr_box, items = self.vertical(area, share)
+            if first is None:
+                first = (qr_box, items, list(self.dropped))
+            if qr_box is None or not {"cta", "url"} & (set(self.dropped) - set(before)):
+                return qr_box, items
+            self.dropped = before
+        qr_box, items, self.dropped = first
+        return qr_box, items
+
+    def vertical(self, area: Box, share: float):
         x0, y0, x1, y1 = area
         w, h = x1 - x0, y1 - y0
-        share = 0.45
         side = self.qr_side(min(w, round(h * share)))
         roles = self.roles(side is not None)
         if side is None:

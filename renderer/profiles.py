@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from .errors import RenderError
 
-KINDS = ("led", "lcd", "print")
+# "web": images seen on a phone or a computer (link previews, chat and social posts, Wi-Fi sign-in pages).
+KINDS = ("led", "lcd", "print", "web")
 MIN_SHORT_SIDE = 16
 MIN_LONG_SIDE = 32
 MAX_SIDE = 10_000
@@ -113,6 +114,17 @@ CATALOG: dict[str, ScreenProfile] = {
                       "Wide strip screen 1920x540 inside buses"),
         _print("a4-print", "A4 poster, 300 dpi", 210, 297),
         _print("a3-print", "A3 poster, 300 dpi", 297, 420),
+        # Sizes from the platforms' published recommendations: Facebook asks for link-share images of at
+        # least 1200x630 (1.91:1, the Open Graph size that Zalo, Messenger and most chat apps also show);
+        # Instagram and Facebook show square posts at 1080x1080. Wi-Fi sign-in pages have no standard: the
+        # banner fills the width of a phone (about 360-414 CSS px, so 1200 px is 3x density) and 3:1 keeps
+        # the headline readable there while leaving the sign-in form on the first screen.
+        ScreenProfile("link-preview", 1200, 630, "web", None, None, None,
+                      "Link preview image (Open Graph) for Facebook, Zalo and chat apps"),
+        ScreenProfile("social-square", 1080, 1080, "web", None, None, None,
+                      "Square image for chat messages and social posts"),
+        ScreenProfile("wifi-banner", 1200, 400, "web", None, None, None,
+                      "Banner for public Wi-Fi sign-in pages"),
     )
 }
 

@@ -16,6 +16,9 @@ def test_profiles_lists_every_builtin(runner):
     lines = result.output.strip().splitlines()
     assert [line.split()[0] for line in lines] == list(CATALOG)
     assert "192x96" in lines[0]
+    web = [line for line in lines if line.split()[2] == "web"]
+    assert [line.split()[:2] for line in web] == [["link-preview", "1200x630"], ["social-square", "1080x1080"],
+                                                  ["wifi-banner", "1200x400"]]
 
 
 @pytest.mark.parametrize(("ext", "fmt"), [("png", "PNG"), ("jpg", "JPEG"), ("webp", "WEBP")])

@@ -20,6 +20,15 @@ def test_catalog_covers_the_letters_channels():
     assert {p.shape for p in CATALOG.values()} >= {"tiny", "strip", "landscape", "portrait"}
 
 
+def test_catalog_has_images_for_messaging_and_web():
+    """Sizes the platforms publish: Open Graph link shares, square posts; a 3:1 banner for Wi-Fi sign-in pages."""
+    sizes = {name: (p.width, p.height, p.kind) for name, p in CATALOG.items() if p.kind == "web"}
+    assert sizes == {"link-preview": (1200, 630, "web"), "social-square": (1080, 1080, "web"),
+                     "wifi-banner": (1200, 400, "web")}
+    assert [CATALOG[n].shape for n in sizes] == ["landscape", "square", "strip"]
+    assert not any(CATALOG[n].crisp for n in sizes)  # full text, antialiased, with footer
+
+
 @pytest.mark.parametrize(("text", "size"), [("1920x1080", (1920, 1080)), (" 32X16 ", (32, 16)), ("16x32", (16, 32))])
 def test_parse_size(text, size):
     assert parse_size(text) == size
