@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     Time,
     event,
+    false,
     update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column, relationship
@@ -99,6 +100,20 @@ class Play(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     duration_s: Mapped[float] = mapped_column(Float)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Counted into PlayHour already; only rolled records may be pruned.
+    rolled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
+
+
+class PlayHour(Base):
+    """Plays of one item on one screen within one hour (UTC): what is kept once raw records are pruned."""
+
+    __tablename__ = "play_hours"
+
+    screen_id: Mapped[str] = mapped_column(ForeignKey("screens.id", ondelete="CASCADE"), primary_key=True)
+    item: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    plays: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)
 
 
 class Revision(Base):
@@ -309,7 +324,7 @@ class LoginAttempt(Base):
     remote: Mapped[str] = mapped_column(String(64), index=True)
 
 # Rows whose changes do not alter what any screen shows.
-_NOT_CONTENT = (ScreenStatus, Play, Revision, Pairing, User, ApiToken, AuditEntry, LoginAttempt)
+_NOT_CONTENT = (ScreenStatus, Play, PlayHour, Revision, Pairing, User, ApiToken, AuditEntry, LoginAttempt)
 
 
 @event.listens_for(Session, "after_flush")

@@ -33,6 +33,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         # One second keeps the poll path free of queries under load, and a change (or a revoked token)
         # reaches every worker within that second.
         REVISION_CHECK_S=1.0,
+        # Scheduler: overrides are removed this long after they end; raw proof-of-play records are kept this
+        # many days once counted into hourly totals; SQLite backups kept.
+        OVERRIDE_KEEP_HOURS=24,
+        PLAYS_KEEP_DAYS=90,
+        BACKUP_KEEP=7,
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -42,7 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["UPLOAD_MAX_BYTES"]) + 1024 * 1024
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from . import api, auth, console, db, errors, health, i18n, pairing, player, webplayer
+    from . import api, auth, console, db, errors, health, i18n, monitoring, pairing, player, preview, reports, webplayer
 
     db.init_app(app)
     errors.init_app(app)
@@ -54,4 +59,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(pairing.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(preview.bp)
+    app.register_blueprint(monitoring.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(reports.go)
     return app

@@ -213,6 +213,46 @@ def screen_pair(code, screen_id) -> None:
     click.echo(f"player with code {display_code(pairing.code)} approved as screen {screen_id}")
 
 
+@main.command()
+@click.option("--wait", is_flag=True, help="If another scheduler runs, wait for it to stop instead of exiting.")
+@click.option("--once", "once", metavar="JOB", help="Run one job now and exit (see the list below).")
+def scheduler(wait: bool, once: str | None) -> None:
+    """Run the periodic jobs in the foreground (one scheduler per database).
+
+    Jobs: mark-offline, retire-overrides, render-missing, roll-up-plays, verify-media, backup-sqlite.
+    """
+    from playlists.db import upgrade
+
+    from . import create_app
+    from . import scheduler as sched
+    from .db import get_engine
+
+    try:
+        app = create_app()
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    with app.app_context():
+        upgrade(get_engine())
+        get_engine().dispose()
+    if once is not None:
+        job = next((j for j in sched.JOBS if j.id == once), None)
+        if job is None:
+            raise click.ClickException(f"unknown job {once!r}: expected one of {', '.join(j.id for j in sched.JOBS)}")
+        lock = sched.SchedulerLock(app)  # never beside a running scheduler: jobs would run twice at once
+        try:
+            lock.acquire(wait=False)
+            click.echo(f"{job.id}: {sched.summary(sched.run_job(app, job))}")
+        except sched.AlreadyRunning as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            lock.release()
+        return
+    try:
+        sched.run(app, wait=wait)
+    except sched.AlreadyRunning as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.group()
 def user() -> None:
     """People who use the console."""

@@ -1,0 +1,139 @@
+"""The scheduler's jobs: plain functions taking a session (or engine), the store and `now`, never reading a clock.
+
+Each does its work in the caller's transaction and returns what it did, so running a job twice in a row
+changes nothing the second time. `server.scheduler` runs them on a timetable, in a single process.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session
+
+from assets.store import FileStore
+
+from .content import sync_renditions
+from .models import Media, OverrideRow, Play, PlayHour, ScreenEvent
+from .monitoring import observe, thresholds
+from .network import as_utc
+from .users import audit
+
+log = logging.getLogger(__name__)
+ROLL_BATCH = 20_000
+
+
+def mark_offline(session: Session, now: datetime, poll_after_s: float) -> list[ScreenEvent]:
+    """Record each screen that went offline (or came back) since the last look; returns the new events."""
+    return observe(session, now, thresholds(poll_after_s))
+
+
+def retire_overrides(session: Session, now: datetime, keep: timedelta) -> list[int]:
+    """Remove overrides that ended more than `keep` ago (they no longer play); each leaves an audit entry."""
+    cutoff = now - keep
+    ended = [row for row in session.scalars(select(OverrideRow)) if as_utc(row.end) <= cutoff]
+    for row in ended:
+        audit(session, "scheduler", "override.retire", f"override:{row.id}", now,
+              before={"content": row.content, "start": as_utc(row.start).isoformat(),
+                      "end": as_utc(row.end).isoformat()})
+        session.delete(row)
+    return [row.id for row in ended]
+
+
+def render_missing(session: Session, store: FileStore, now: datetime) -> list[tuple[str, str]]:
+    """Make media for screens whose profile gained content or that are new; returns (content, profile) made."""
+    return sync_renditions(session, store, now)
+
+
+def _hour(moment: datetime) -> datetime:
+    return as_utc(moment).replace(minute=0, second=0, microsecond=0)
+
+
+def roll_up_plays(session: Session, now: datetime, keep: timedelta) -> tuple[int, int]:
+    """Count raw plays into hourly totals, then delete counted records older than `keep`.
+
+    Returns (plays counted, records pruned). Records are marked as counted in the same transaction as the
+    totals, so a crash or a second run never counts a play twice; a late batch is simply counted next time.
+    """
+    counted = 0
+    while True:
+        rows = session.scalars(select(Play).where(Play.rolled.is_(False)).limit(ROLL_BATCH)).all()
+        if not rows:
+            break
+        buckets: dict[tuple, list] = {}
+        for play in rows:
+            bucket = buckets.setdefault((play.screen_id, play.item, _hour(play.started_at)), [0, 0.0])
+            bucket[0] += 1
+            bucket[1] += play.duration_s
+            play.rolled = True
+        for (screen_id, item, hour), (plays, seconds) in buckets.items():
+            total = session.get(PlayHour, (screen_id, item, hour))
+            if total is None:
+                session.add(PlayHour(screen_id=screen_id, item=item, hour=hour, plays=plays, seconds=seconds))
+            else:
+                total.plays += plays
+                total.seconds += seconds
+        session.flush()
+        counted += len(rows)
+    # No in-memory sync: SQLite hands back naive times that Python cannot compare with `now`.
+    pruned = session.execute(delete(Play).where(Play.rolled.is_(True), Play.started_at < now - keep)
+                             .execution_options(synchronize_session=False)).rowcount
+    session.expire_all()
+    return counted, pruned
+
+
+@dataclass(frozen=True)
+class MediaCheck:
+    checked: int
+    missing: list[str]
+    corrupt: list[str]
+
+
+def verify_media(session: Session, store: FileStore) -> MediaCheck:
+    """Re-hash every stored media file; lists those missing or whose bytes no longer match their name."""
+    missing, corrupt, checked = [], [], 0
+    for media in session.scalars(select(Media).order_by(Media.sha256)):
+        checked += 1
+        try:
+            ok = store.verify(media.sha256, media.ext)
+        except FileNotFoundError:
+            missing.append(media.sha256)
+            continue
+        if not ok:
+            corrupt.append(media.sha256)
+    for sha in missing + corrupt:
+        log.error("media %s is %s", sha, "missing" if sha in missing else "corrupt (its bytes changed)")
+    return MediaCheck(checked, missing, corrupt)
+
+
+def backup_sqlite(engine: Engine, folder: Path, now: datetime, keep: int) -> Path | None:
+    """Copy an SQLite database with its online backup API into folder, keeping the newest `keep` copies.
+
+    The copy is consistent even while the server writes. Returns its path, or None for other databases
+    (PostgreSQL has its own tools: pg_dump, base backups).
+    """
+    if engine.dialect.name != "sqlite":
+        return None
+    source_path = engine.url.database
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"signage-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}.db"
+    partial = target.with_suffix(".db.partial")
+    source = sqlite3.connect(source_path)
+    try:
+        copy = sqlite3.connect(partial)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+    finally:
+        source.close()
+    partial.replace(target)  # a half-written backup never carries the final name
+    backups = sorted(folder.glob("signage-*.db"))
+    for old in backups[:-keep] if keep > 0 else []:
+        old.unlink()
+    return target
+
