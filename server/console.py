@@ -31,6 +31,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import ImmutableMultiDict
 
@@ -139,6 +140,10 @@ def _apply(action: str, change: Callable[[Session, datetime], Done], *, sync: bo
     except (ContentError, UserError) as exc:
         session.rollback()
         return None, str(exc)
+    except IntegrityError:
+        # Two people saving the same name at the same moment: the other one's row won.
+        session.rollback()
+        return None, "that conflicts with a record someone saved at the same moment; reload and try again"
     return done, None
 
 
@@ -373,6 +378,12 @@ def _items_from(form) -> list[tuple[str, int]]:
     return items
 
 
+def _rows_from(form) -> list[tuple[str, str]]:
+    """The editor's rows as sent, unchecked (durations as typed), to show a refused form again as it was."""
+    rows = zip(form.getlist("content"), form.getlist("duration"), form.getlist("fit"), strict=False)
+    return [(f"{key}:cover" if fit == "cover" else key, seconds) for key, seconds, fit in rows]
+
+
 @bp.get("/playlists")
 @require("staff")
 def playlists():
@@ -380,11 +391,15 @@ def playlists():
     return render_template("staff/playlists.html", playlists=_choices(get_session())["playlists"])
 
 
-def _editor(playlist: PlaylistRow | None, name: str, items: list[tuple[str, int]], error=None, status=200):
+def _editor(playlist: PlaylistRow | None, name: str, items: list[tuple[str, object]], error=None, status=200):
     session = get_session()
+    choices = _choices(session)
     rows = [{**_describe(session, key), "duration": seconds} for key, seconds in items]
-    return render_template("staff/playlist_form.html", playlist=playlist, name=name, rows=rows, error=error,
-                           FITS=FITS, **_choices(session)), status
+    # One ready-made row per poster and image, which the page's script copies into the list.
+    ready = [{**_describe(session, f"poster:{p.id}"), "duration": 10} for p in choices["posters"]] + \
+            [{**_describe(session, f"asset:{a.sha256}"), "duration": 10} for a in choices["assets"]]
+    return render_template("staff/playlist_form.html", playlist=playlist, name=name, rows=rows, ready=ready,
+                           error=error, FITS=FITS, **choices), status
 
 
 @bp.route("/playlists/new", methods=["GET", "POST"], defaults={"playlist_id": None})
@@ -411,11 +426,7 @@ def playlist_form(playlist_id: int | None):
 
     done, error = _apply("playlist.save", change)
     if error:
-        try:
-            items = _items_from(request.form)
-        except ContentError:
-            items = []
-        return _editor(playlist, name, items, error, 400)
+        return _editor(playlist, name, _rows_from(request.form), error, 400)
     flash(_("Playlist saved."), "ok")
     return redirect(url_for("console.playlists"))
 

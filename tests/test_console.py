@@ -37,31 +37,38 @@ from server.db import get_engine, get_session, get_store
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 09:00 in Huế
 PASSWORD = "correct horse battery"
+POSTGRES = os.environ.get("SIGNAGE_TEST_POSTGRES_URL")  # as tests/conftest.py reads it
 
 
 CONFIG = {"TESTING": True, "SECRET_KEY": "t", "REVISION_CHECK_S": 0, "CLOCK": lambda: NOW}
 
 
+def seed(app) -> None:
+    """Three users (admin an, staff binh, operator chi) and two screens with their first media."""
+    with app.app_context():
+        upgrade(get_engine())
+        session = get_session()
+        for name, role in (("an", "admin"), ("binh", "staff"), ("chi", "operator")):
+            add_user(session, name, role, NOW, password=PASSWORD)
+        add_screen(session, "bx-bac-1", "tv-1080p", NOW, groups=["stations"])
+        add_screen(session, "hue-led-1", "led-p10", NOW, groups=["led"])
+        content.sync_renditions(session, get_store(), NOW)
+        session.commit()
+        session.close()
+        get_engine().dispose()  # SQLite writes its WAL back into the database file
+
+
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    """An instance with three users (admin an, staff binh, operator chi) and two screens, made once per module
-    (scrypt hashes and renders take seconds); each test gets its own copy."""
+    """On SQLite, a seeded instance made once per module (scrypt hashes and renders take seconds) that each
+    test copies; None on the PostgreSQL run, whose database is emptied before each test."""
+    if POSTGRES:
+        return None
     path = tmp_path_factory.mktemp("console") / "instance"
     previous = os.environ.get("SIGNAGE_INSTANCE")
     os.environ["SIGNAGE_INSTANCE"] = str(path)
     try:
-        app = create_app(CONFIG)
-        with app.app_context():
-            upgrade(get_engine())
-            session = get_session()
-            for name, role in (("an", "admin"), ("binh", "staff"), ("chi", "operator")):
-                add_user(session, name, role, NOW, password=PASSWORD)
-            add_screen(session, "bx-bac-1", "tv-1080p", NOW, groups=["stations"])
-            add_screen(session, "hue-led-1", "led-p10", NOW, groups=["led"])
-            content.sync_renditions(session, get_store(), NOW)
-            session.commit()
-            session.close()
-            get_engine().dispose()  # SQLite writes its WAL back into the database file
+        seed(create_app(CONFIG))
     finally:
         if previous is None:
             del os.environ["SIGNAGE_INSTANCE"]
@@ -72,7 +79,10 @@ def seeded(tmp_path_factory):
 
 @pytest.fixture
 def app(instance, seeded):
-    shutil.copytree(seeded, instance)
+    if seeded is None:
+        seed(create_app(CONFIG))
+    else:
+        shutil.copytree(seeded, instance)
     return create_app(CONFIG)
 
 
@@ -381,6 +391,17 @@ def test_a_playlist_is_deleted_only_when_no_schedule_plays_it(staff):
     assert count(staff, PlaylistRow) == 0
     [entry] = audit_entries(staff, "playlist.delete")
     assert json.loads(entry.before_json) == {"name": "p", "items": [[poster, 10]]}
+
+
+def test_a_refused_playlist_comes_back_with_the_rows_as_they_were_typed(staff):
+    poster, asset = seed_content(staff)
+    r = staff.post("/staff/playlists/new", {"name": "typo", "content": [asset, poster], "duration": ["8", "ten"],
+                                            "fit": ["cover", ""]})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 400 and "expected whole seconds" in flash_error(page)
+    rows = page[page.index('id="items"'):page.index('id="item-rows"')]
+    assert rows.index(f'value="{asset}"') < rows.index(f'value="{poster}"')
+    assert 'value="ten"' in rows and '<option value="cover" selected>' in rows and 'value="typo"' in page
 
 
 # --- schedules and reminders ---------------------------------------------------------------------------------
