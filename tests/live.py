@@ -127,17 +127,32 @@ def live_server(tmp_path, monkeypatch):
     server.stop()
 
 
+class _Shared:
+    """One Playwright and one chromium for the whole session. Each test module that imports the `browser` fixture
+    registers its own copy of it, and a second sync Playwright cannot start while the first one runs."""
+
+    users = 0
+    playwright = None
+    chromium = None
+
+
 @pytest.fixture(scope="session")
 def browser():
-    """Debian's chromium, headless, for the whole session; skips when there is none."""
+    """Debian's chromium, headless, shared by the whole session; skips when there is none."""
     if not CHROMIUM:
         pytest.skip("no chromium at /usr/bin/chromium or on PATH (apt-get install chromium); browser tests skipped")
-    from playwright.sync_api import sync_playwright
+    if _Shared.chromium is None:
+        from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
+        _Shared.playwright = sync_playwright().start()
+        _Shared.chromium = _Shared.playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+    _Shared.users += 1
+    yield _Shared.chromium
+    _Shared.users -= 1
+    if not _Shared.users:
+        _Shared.chromium.close()
+        _Shared.playwright.stop()
+        _Shared.chromium = _Shared.playwright = None
 
 
 @contextmanager
