@@ -1,6 +1,6 @@
 """The operator preview: scoping, and "now" agreeing with now.png and the manifest, from the one resolver.
 
-The network here is reused by tests/test_monitoring.py and tests/test_reports.py (fixture `net`).
+The network built here (build_network) is reused by tests/test_monitoring.py and tests/test_reports.py.
 """
 
 import hashlib
@@ -31,6 +31,10 @@ class Clock:
 
 @pytest.fixture
 def net(instance):
+    return build_network()
+
+
+def build_network():
     """Four screens at four sites in two districts; a station playlist 06-22, a reminder every 15 minutes, an
     emergency takeover on one screen from 09:20 to 09:50; admin an, staff binh, operators chi (north station)
     and dung (the hospital group)."""

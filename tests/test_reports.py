@@ -1,0 +1,157 @@
+"""Campaign reports: figures equal the plays and scans recorded here; CSV columns; the chart; the /go/ redirect."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from PIL import Image
+
+from playlists import stats
+from renderer.qr import decode
+from server.db import get_session, get_store
+from tests.test_preview import NOW, build_network, device, login
+
+
+@pytest.fixture
+def net(instance):
+    return build_network()
+
+
+IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+          "Version/17.4 Mobile/15E148 Safari/604.1")
+ANDROID = ("Mozilla/5.0 (Linux; Android 13; SM-A536E) AppleWebKit/537.36 (KHTML, like Gecko) "
+           "Chrome/123.0.0.0 Mobile Safari/537.36")
+DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/123.0 Safari/537.36"
+
+
+def send_plays(app, screen_id, plays):
+    """plays: (record id, item, start, seconds)."""
+    body = {"plays": [{"id": rid, "item": item, "started_at": start.isoformat(), "duration_s": seconds}
+                      for rid, item, start, seconds in plays]}
+    r = app.test_client().post(f"/api/v1/screens/{screen_id}/plays", headers=device(app, screen_id), json=body)
+    assert r.status_code == 202
+
+
+@pytest.fixture
+def played(net):
+    """Plays on two days (Huế dates 26 and 27 November) at the north and south stations."""
+    a, b = net.keys["a"], net.keys["b"]
+    day1 = NOW - timedelta(days=1)
+    send_plays(net, "bx-bac-1", [("n1", a, day1, 15), ("n2", b, day1 + timedelta(seconds=15), 10),
+                                 ("n3", a, NOW, 15), ("n4", a, NOW + timedelta(seconds=25), 15)])
+    send_plays(net, "bx-nam-1", [("s1", a, NOW, 15), ("s2", b, NOW + timedelta(seconds=15), 10)])
+    send_plays(net, "bx-bac-1", [("n3", a, NOW, 15)])  # a retried record counts once
+    # 23:30 on the 26th in Huế is 16:30 UTC: it belongs to the 26th, not to the UTC date.
+    send_plays(net, "bx-nam-1", [("s0", b, NOW.replace(hour=16, minute=30) - timedelta(days=1), 10)])
+    return net
+
+
+PERIOD = "from=2026-11-26&to=2026-11-27"
+
+
+def test_report_figures_equal_the_plays_recorded(played):
+    a, b = played.keys["a"], played.keys["b"]
+    page = login(played, "binh").get(f"/reports/?{PERIOD}&lang=en").get_data(as_text=True)
+    assert 'data-total-plays="7"' in page
+    by_content = page[page.index('class="by-content"'):page.index('class="by-site"')]
+    assert f'<tr data-content="{a}"><td>Cài Bluezone <span class="muted">{a}</span></td><td>4</td>' in by_content
+    assert f'<tr data-content="{b}"><td>Get Bluezone <span class="muted">{b}</span></td><td>3</td>' in by_content
+    by_day = page[page.index('class="by-day"'):]
+    assert '<td>2026-11-26</td><td>3</td>' in by_day and '<td>2026-11-27</td><td>4</td>' in by_day
+
+
+def test_the_csv_has_the_expected_columns_and_rows(played):
+    r = login(played, "binh").get(f"/reports/plays.csv?{PERIOD}")
+    assert r.mimetype == "text/csv" and "attachment" in r.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig"))))
+    assert rows[0] == ["date", "district", "site", "content", "content_name", "plays", "seconds_shown"]
+    a, b = played.keys["a"], played.keys["b"]
+    assert rows[1:] == [
+        ["2026-11-26", "TP Huế", "Bến xe phía Bắc", a, "Cài Bluezone", "1", "15.0"],
+        ["2026-11-26", "TP Huế", "Bến xe phía Bắc", b, "Get Bluezone", "1", "10.0"],
+        ["2026-11-26", "TP Huế", "Bến xe phía Nam", b, "Get Bluezone", "1", "10.0"],
+        ["2026-11-27", "TP Huế", "Bến xe phía Bắc", a, "Cài Bluezone", "2", "30.0"],
+        ["2026-11-27", "TP Huế", "Bến xe phía Nam", a, "Cài Bluezone", "1", "15.0"],
+        ["2026-11-27", "TP Huế", "Bến xe phía Nam", b, "Get Bluezone", "1", "10.0"],
+    ]
+
+
+def test_an_operator_gets_only_their_sites_figures(played):
+    chi = login(played, "chi")
+    rows = list(csv.reader(io.StringIO(chi.get(f"/reports/plays.csv?{PERIOD}").data.decode("utf-8-sig"))))
+    assert {row[2] for row in rows[1:]} == {"Bến xe phía Bắc"} and len(rows) == 4
+    assert 'data-total-plays="4"' in chi.get(f"/reports/?{PERIOD}").get_data(as_text=True)
+
+
+def test_the_chart_is_an_svg_bar_per_day_with_its_figure(played):
+    r = login(played, "binh").get(f"/reports/chart.svg?{PERIOD}&lang=en")
+    svg = r.get_data(as_text=True)
+    assert r.mimetype == "image/svg+xml" and svg.startswith("<svg")
+    assert svg.count("<rect") == 2 and "<title>26/11: 3</title>" in svg and "<title>27/11: 4</title>" in svg
+    assert "Plays per day" in svg
+
+
+def test_a_bad_period_is_refused(played):
+    binh = login(played, "binh")
+    assert binh.get("/reports/?from=2026-11-27&to=2026-11-01").status_code == 400
+    assert binh.get("/reports/plays.csv?from=2025-01-01&to=2026-11-27").status_code == 400
+
+
+def qr_text(app, content):
+    with app.app_context():
+        network = app.extensions["signage.manifests"].network()
+        media = network.renditions[(content, "led-p10")]
+        with Image.open(get_store().path(media.sha256, media.ext)) as image:
+            return decode(image.convert("RGB"))
+
+
+def test_attribution_puts_a_go_code_in_the_qr_and_counts_scans_per_site(net):
+    binh = login(net, "binh")
+    assert qr_text(net, net.keys["a"]) == ["https://bluezone.gov.vn"]  # the default: the direct URL
+    r = binh.post(f"/reports/posters/{net.poster_ids['a']}/attribution", data={"on": "1"})
+    assert r.status_code == 302
+    [url] = qr_text(net, net.keys["a"])
+    assert url.startswith("https://signage.example.vn/go/")
+    code = url.rsplit("/", 1)[1]
+    with net.app_context():
+        session = get_session()
+        north = stats.code_for(session, net.poster_ids["a"], "bx-bac-1", NOW).code
+        session.commit()
+    phone = net.test_client()
+    expected = {IPHONE: "https://apps.apple.com/", ANDROID: "https://play.google.com/store/apps/details?id=com.mic.bluezone",
+                DESKTOP: "https://bluezone.gov.vn"}
+    for agent, target in expected.items():
+        answer = phone.get(f"/go/{north}", headers={"User-Agent": agent})
+        assert answer.status_code == 302 and answer.headers["Location"].startswith(target), agent
+        assert answer.headers["Cache-Control"] == "no-store"
+    phone.get(f"/go/{north}", headers={"User-Agent": IPHONE})
+    phone.get(f"/go/{code}", headers={"User-Agent": ANDROID})
+    page = binh.get("/reports/?lang=en").get_data(as_text=True)
+    scans = page[page.index('class="scans"'):]
+    assert '<tr data-site="Bến xe phía Bắc" data-platform="ios">' in scans
+    north_ios = scans[scans.index('data-platform="ios"'):]
+    assert north_ios[:north_ios.index("</tr>")].endswith("<td>2</td>")
+    assert "Screen not known" in scans  # the poster's own code names no screen
+    # The operator of the north station sees its scans, not the unattributed ones.
+    chi_page = login(net, "chi").get("/reports/?lang=en").get_data(as_text=True)
+    assert 'data-site="Bến xe phía Bắc"' in chi_page and "Screen not known" not in chi_page
+    # Off again: the poster shows its own address; the printed code still redirects.
+    binh.post(f"/reports/posters/{net.poster_ids['a']}/attribution", data={"on": "0"})
+    assert qr_text(net, net.keys["a"]) == ["https://bluezone.gov.vn"]
+    assert phone.get(f"/go/{code}", headers={"User-Agent": IPHONE}).status_code == 302
+
+
+def test_an_unknown_code_still_reaches_the_store_and_counts_nothing(net):
+    phone = net.test_client()
+    r = phone.get("/go/ZZZZZZZZ", headers={"User-Agent": ANDROID})
+    assert r.status_code == 302 and "play.google.com" in r.headers["Location"]
+    assert phone.get("/go/nonsense", headers={"User-Agent": DESKTOP}).headers["Location"] == "https://bluezone.gov.vn"
+    with net.app_context():
+        from playlists.models import ScanCount
+
+        assert get_session().query(ScanCount).count() == 0
+
+
+def test_the_platform_is_read_from_the_user_agent():
+    assert [stats.platform(ua) for ua in (IPHONE, ANDROID, DESKTOP, "")] == ["ios", "android", "web", "web"]
