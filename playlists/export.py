@@ -51,6 +51,7 @@ MAX_FILES = 999
 _US = 1_000_000
 _BOM = "\ufeff"  # Notepad on older Windows reads UTF-8 as ANSI without it, garbling Vietnamese
 _NONZERO = re.compile(b"[^\x00]")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class ExportError(ValueError):
@@ -130,6 +131,16 @@ def build_usb_bundle(session: Session, store: MediaStore, *, screen: str | None 
     _check_not_empty(folders, target)
     folders = _name_folders(folders)
     return UsbBundle(target, tuple(folders), _zip(folders, store, target))
+
+
+def parse_day(text: str) -> date:
+    """YYYY-MM-DD as a date; refuses other forms (fromisoformat alone would take 20261128 and 2026-W48-5)."""
+    if isinstance(text, str) and _DAY.match(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise ExportError(f"date: got {text!r}, expected YYYY-MM-DD such as 2026-11-28")
 
 
 def write_usb_bundle(bundle: UsbBundle, path) -> None:

@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
 
     from . import api, auth, console, db, errors, health, i18n, monitoring, pairing, player, preview, reports, webplayer
+    from .exports import bp as exports_bp
 
     db.init_app(app)
     errors.init_app(app)
@@ -63,4 +64,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(monitoring.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(reports.go)
+    app.register_blueprint(exports_bp)
     return app

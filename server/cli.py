@@ -306,3 +306,7 @@ def profiles() -> None:
         view = f"{p.viewing_m:g} m" if p.viewing_m else "-"
         size = f"{p.width}x{p.height}"
         click.echo(f"{p.name:<15} {size:>10} {p.kind:<6} pitch {pitch:<8} viewed at {view:<6} {p.label}")
+
+from .cli_export import export  # noqa: E402
+
+main.add_command(export)

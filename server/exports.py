@@ -1,0 +1,59 @@
+"""Staff downloads of the offline channels: a USB bundle for a screen or a group, a print-ready PDF."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, request
+
+from playlists.export import ExportError, ExportNotFound, build_usb_bundle, parse_day
+from renderer import PosterSpec, RenderError
+from renderer.printing import FORMATS, print_document
+
+from .auth import require
+from .db import get_session, get_store
+from .player import now
+
+bp = Blueprint("exports", __name__, url_prefix="/staff/export")
+
+PRINT_LANGS = ("vi", "en", "vi-en")
+
+
+def _attachment(data: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # Made for one person on request: no shared cache should keep it.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/usb")
+@require("staff")
+def usb():
+    """?screen=ID or ?group=NAME [&date=YYYY-MM-DD]: the zip for a USB stick; 404 unknown, 400 refused."""
+    screen, group = request.args.get("screen") or None, request.args.get("group") or None
+    if (screen is None) == (group is None):
+        abort(400, "give screen=ID or group=NAME (one of them)")
+    try:
+        day = parse_day(request.args["date"]) if request.args.get("date") else None
+        bundle = build_usb_bundle(get_session(), get_store(), screen=screen, group=group, day=day, now=now())
+    except ExportNotFound as exc:
+        abort(404, str(exc))
+    except ExportError as exc:
+        abort(400, str(exc))
+    return _attachment(bundle.data, "application/zip", bundle.filename)
+
+
+@bp.get("/print")
+@require("staff")
+def print_pdf():
+    """?format=A4|A3|A5 [&lang=vi|en|vi-en]: the official poster (or two A5 leaflets on A4) as a PDF; 400 refused."""
+    fmt = (request.args.get("format") or "").upper()
+    lang = request.args.get("lang") or "vi"
+    if fmt not in FORMATS:
+        abort(400, f"format: got {request.args.get('format')!r}, expected one of {', '.join(FORMATS)}")
+    if lang not in PRINT_LANGS:
+        abort(400, f"lang: got {lang!r}, expected one of {', '.join(PRINT_LANGS)}")
+    try:
+        document = print_document(fmt, PosterSpec(lang=lang))
+    except RenderError as exc:  # pragma: no cover - the official copy fits every format
+        abort(400, str(exc))
+    return _attachment(document.pdf(), "application/pdf", f"bluezone-{fmt.lower()}-{lang}.pdf")
