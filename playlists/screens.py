@@ -34,7 +34,13 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+# Names the web player's own files use under /player/.
+RESERVED_IDS = {"sw.js", "player.js", "player.css", "static"}
+
+
 def _check(screen_id: str, profile: str, tz: str, groups: list[str]) -> None:
+    if screen_id in RESERVED_IDS:
+        raise ScreenError(f"screen id {screen_id!r} is reserved (the web player uses it): choose another")
     if not _ID.match(screen_id):
         raise ScreenError(f"bad screen id: got {screen_id!r}, expected lowercase letters, digits, '-', '_' or '.', "
                           "starting with a letter or digit, at most 64 characters")
@@ -59,10 +65,10 @@ def add_screen(session: Session, screen_id: str, profile: str, now: datetime, *,
     token = new_token()
     screen = Screen(id=screen_id, name=name or screen_id, site=site, district=district, profile=profile, tz=tz,
                     token_hash=hash_token(token), token_issued_at=now, created_at=now)
+    session.add(screen)  # before the group lookups, which flush: the screen must already be in the session
     for group_name in groups:
         group = session.scalar(select(Group).where(Group.name == group_name)) or Group(name=group_name)
         screen.groups.append(group)
-    session.add(screen)
     return token
 
 

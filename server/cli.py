@@ -48,12 +48,18 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Gunicorn worker processes.")
 @click.option("--access-log", is_flag=True, help="Log every request to stdout (off: players poll constantly).")
-def serve(host: str, port: int, workers: int, access_log: bool) -> None:
-    """Run the server under gunicorn until Ctrl-C."""
+@click.option("--no-demo", is_flag=True, help="Leave an empty instance empty (no demo network, no admin).")
+@click.option("--no-scheduler", is_flag=True, help="Do not start the scheduler (another host runs it).")
+def serve(host: str, port: int, workers: int, access_log: bool, no_demo: bool, no_scheduler: bool) -> None:
+    """Run the server under gunicorn, and the scheduler beside it, until Ctrl-C.
+
+    On an empty instance it first creates the demo network and an admin, and prints the admin's password
+    once, alone on the last line of that block.
+    """
     from .serve import run
 
     try:
-        run(host, port, workers, access_log)
+        run(host, port, workers, access_log, demo=not no_demo, scheduler=not no_scheduler)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
 

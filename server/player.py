@@ -114,8 +114,9 @@ def manifest(screen_id: str):
     gzipped = request.accept_encodings["gzip"] > 0
     etag = f"{built.etag}-gzip" if gzipped else built.etag
     headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache", "Vary": "Accept-Encoding",
-               # The Date header has whole seconds; players keep in step by this finer clock.
-               "X-Server-Time": str(int(moment.timestamp() * 1000))}
+               # The Date header has whole seconds; players keep in step by this finer clock, read as late
+               # as possible (after any build) so the player's round-trip estimate brackets it.
+               "X-Server-Time": str(int(now().timestamp() * 1000))}
     if request.if_none_match.contains(built.etag) or request.if_none_match.contains(f"{built.etag}-gzip") \
             or request.if_none_match.star_tag:
         return Response(status=304, headers=headers)

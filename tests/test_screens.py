@@ -131,3 +131,8 @@ def test_duplicate_screen_is_refused(session):
 def test_reissue_for_unknown_screen(session):
     with pytest.raises(ScreenError, match="no screen"):
         reissue_token(session, "ghost", NOW)
+
+
+def test_ids_the_web_player_uses_are_reserved(session):
+    with pytest.raises(ScreenError, match="reserved"):
+        add_screen(session, "sw.js", "tv-1080p", NOW)

@@ -1,0 +1,81 @@
+"""The demo network `signage serve` seeds on an empty instance: real places of Thừa Thiên Huế, each with the
+kind of screen it really has, Bluezone posters in Vietnamese and English, and the periodic reminder the
+provincial letter asks for ("nhắc lại định kỳ").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from assets.store import MediaStore
+
+from . import content
+from .models import Screen, User
+from .screens import add_screen
+from .users import add_user, audit
+
+
+@dataclass(frozen=True)
+class DemoScreen:
+    id: str
+    profile: str
+    name: str
+    site: str
+    district: str
+    groups: tuple[str, ...]
+
+
+SCREENS = (
+    DemoScreen("hue-trung-tam-led", "led-p10", "Màn hình LED trung tâm thành phố Huế", "Trung tâm thành phố Huế",
+               "TP Huế", ("led", "outdoor")),
+    DemoScreen("bx-phia-bac-tv", "tv-1080p", "Bến xe phía Bắc – sảnh chờ", "Bến xe phía Bắc", "TP Huế",
+               ("stations",)),
+    DemoScreen("bx-phia-nam-tv", "tv-1080p", "Bến xe phía Nam – sảnh chờ", "Bến xe phía Nam", "TP Huế",
+               ("stations",)),
+    DemoScreen("ga-hue-tv", "tv-1080p", "Ga Huế – phòng chờ", "Ga Huế", "TP Huế", ("stations",)),
+    DemoScreen("bv-tw-hue-kiosk", "kiosk-portrait", "Bệnh viện Trung ương Huế – kiosk tiếp đón",
+               "Bệnh viện Trung ương Huế", "TP Huế", ("hospital",)),
+    DemoScreen("bv-tw-hue-board", "led-billboard", "Bệnh viện Trung ương Huế – bảng điện tử cổng chính",
+               "Bệnh viện Trung ương Huế", "TP Huế", ("hospital", "led")),
+    DemoScreen("hcc-tinh-tv", "tv-1080p", "Trung tâm Phục vụ hành chính công tỉnh – sảnh",
+               "Trung tâm Phục vụ hành chính công tỉnh", "TP Huế", ("public-service",)),
+    DemoScreen("ks-le-loi-lobby", "lobby-4k", "Khách sạn trên đường Lê Lợi – sảnh", "Khách sạn đường Lê Lợi",
+               "TP Huế", ("hotels",)),
+    DemoScreen("bus-tuyen-1-strip", "bus-strip", "Xe buýt tuyến 1 – màn hình trong xe", "Xe buýt tuyến 1",
+               "TP Huế", ("buses",)),
+)
+
+
+def is_empty(session: Session) -> bool:
+    """True for a fresh instance: no screens and no users yet."""
+    return not session.scalar(select(func.count()).select_from(Screen)) and \
+        not session.scalar(select(func.count()).select_from(User))
+
+
+def seed(session: Session, store: MediaStore, now: datetime) -> tuple[str, dict[str, str]]:
+    """Create the demo network and an admin; returns (admin password, {screen id: device token}), shown once."""
+    tokens = {s.id: add_screen(session, s.id, s.profile, now, name=s.name, site=s.site, district=s.district,
+                               groups=s.groups) for s in SCREENS}
+    vi = content.add_poster(session, {"lang": "vi"}, now, name="Cài đặt Bluezone (tiếng Việt)")
+    en = content.add_poster(session, {"lang": "en"}, now, name="Install Bluezone (English)")
+    both = content.add_poster(session, {"lang": "vi-en", "theme": "light"}, now, name="Bluezone (song ngữ)")
+    reminder = content.add_poster(session, {"template": "reminder", "lang": "vi"}, now, name="Nhắc lại: Bluezone")
+    p = {name: f"poster:{poster.id}" for name, poster in (("vi", vi), ("en", en), ("both", both),
+                                                         ("reminder", reminder))}
+    local = content.add_playlist(session, "Người dân (tiếng Việt trước)", [(p["vi"], 20), (p["both"], 15)])
+    visitors = content.add_playlist(session, "Khách du lịch (English first)", [(p["en"], 20), (p["vi"], 15)])
+    led = content.add_playlist(session, "Màn hình LED", [(p["vi"], 15), (p["en"], 10)])
+    content.add_schedule(session, local.id, name="Ban ngày", groups=["stations", "hospital", "public-service"],
+                         start_time=time(5, 30), end_time=time(22, 0), priority=1)
+    content.add_schedule(session, visitors.id, name="Khách sạn và xe buýt", groups=["hotels", "buses"], priority=1)
+    content.add_schedule(session, led.id, name="LED ngoài trời", groups=["led"], priority=2)
+    content.add_reminder(session, p["reminder"], duration_s=20, every_min=15, everywhere=True,
+                         name="Nhắc lại định kỳ")
+    _user, password = add_user(session, "admin", "admin", now)
+    audit(session, "serve", "demo.seed", "network", now, after={"screens": [s.id for s in SCREENS]})
+    content.sync_renditions(session, store, now)
+    return password, tokens
