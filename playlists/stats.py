@@ -1,7 +1,8 @@
 """What the campaign achieved: plays per content, site and day; QR scans per poster and site; scan codes.
 
-No Flask here. Days are local days of the campaign's time zone (Huế, UTC+7 all year), each counted by one
-indexed range query, so a report over months costs one small query a day whatever the number of plays.
+No Flask here. Days are local days of the campaign's time zone (Huế, UTC+7 all year, so every local day is 24
+whole UTC hours of the scheduler's hourly totals), each counted by two indexed range queries (hourly totals and
+plays not rolled up yet), so a report over months costs a few small queries a day whatever the number of plays.
 
 Scan attribution: a poster that opts in gets a short code, and its QR then reads <public base URL>/go/<code>
 instead of its own URL (which stays the default, and is where computers are sent). Screens can have codes of
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 from renderer import PosterSpec
 
 from . import content
-from .models import Media, Play, Poster, ScanCode, ScanCount
+from .models import Media, Play, PlayHour, Poster, ScanCode, ScanCount
 from .network import ScreenEntry
 
 CAMPAIGN_TZ = "Asia/Ho_Chi_Minh"
@@ -129,9 +130,14 @@ def play_report(session: Session, screens: Iterable[ScreenEntry], start: date, e
     rows: dict[tuple, list] = {}
     for day in _days(start, end):
         lo, hi = _day_bounds(day, zone)
-        query = (select(Play.screen_id, Play.item, func.count(), func.sum(Play.duration_s))
-                 .where(Play.started_at >= lo, Play.started_at < hi).group_by(Play.screen_id, Play.item))
-        for screen_id, item, plays, seconds in session.execute(query):
+        # The scheduler counts raw plays into hourly totals (PlayHour) and marks them rolled before pruning
+        # them, so a play is in exactly one of the two: the totals, or the raw records not yet rolled.
+        raw = (select(Play.screen_id, Play.item, func.count(), func.sum(Play.duration_s))
+               .where(Play.started_at >= lo, Play.started_at < hi, Play.rolled.is_(False))
+               .group_by(Play.screen_id, Play.item))
+        hours = (select(PlayHour.screen_id, PlayHour.item, func.sum(PlayHour.plays), func.sum(PlayHour.seconds))
+                 .where(PlayHour.hour >= lo, PlayHour.hour < hi).group_by(PlayHour.screen_id, PlayHour.item))
+        for screen_id, item, plays, seconds in (*session.execute(raw), *session.execute(hours)):
             screen = where.get(screen_id)
             if screen is None:
                 continue  # not a screen this person may see

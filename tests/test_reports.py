@@ -61,6 +61,18 @@ def test_report_figures_equal_the_plays_recorded(played):
     assert '<td>2026-11-26</td><td>3</td>' in by_day and '<td>2026-11-27</td><td>4</td>' in by_day
 
 
+def test_plays_rolled_into_hourly_totals_and_pruned_count_once(played):
+    from playlists.jobs import roll_up_plays
+
+    with played.app_context():
+        session = get_session()
+        roll_up_plays(session, NOW, timedelta(0))  # everything counted into hours, raw records gone
+        session.commit()
+    send_plays(played, "bx-bac-1", [("n5", played.keys["a"], NOW + timedelta(minutes=5), 15)])  # not rolled yet
+    page = login(played, "binh").get(f"/reports/?{PERIOD}&lang=en").get_data(as_text=True)
+    assert 'data-total-plays="8"' in page
+
+
 def test_the_csv_has_the_expected_columns_and_rows(played):
     r = login(played, "binh").get(f"/reports/plays.csv?{PERIOD}")
     assert r.mimetype == "text/csv" and "attachment" in r.headers["Content-Disposition"]
