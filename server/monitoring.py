@@ -10,6 +10,7 @@ from flask import Blueprint, jsonify, render_template
 from flask_babel import lazy_gettext as _l
 
 from playlists.monitoring import observe, recent_events, screen_states, tallies, trouble_first
+from playlists.stats import content_names
 
 from .auth import require
 from .console import section
@@ -39,8 +40,10 @@ def dashboard():
     districts, sites = tallies(states)
     names = {s.id: s for s in screens}
     events = recent_events(session, names)
+    items = content_names(session, {k for s in states for k in (s.reported_item, s.expected_item) if k})
     return render_template("preview/monitoring.html", states=trouble_first(states), districts=districts,
-                           sites=sites, events=events, screens=names, limits=limits(), STATE_LABELS=STATE_LABELS)
+                           sites=sites, events=events, screens=names, items=items, limits=limits(),
+                           STATE_LABELS=STATE_LABELS)
 
 
 @bp.get("/status.json")
