@@ -252,10 +252,12 @@ def _spec_from(form) -> dict:
     return spec
 
 
-def preview_profiles(session: Session) -> list[str]:
-    """The profiles a poster will play on: those of the registered screens (at most MAX_PREVIEWS), or a few
-    common ones when no screen is registered."""
-    names = session.scalars(select(Screen.profile).distinct().order_by(Screen.profile)).all()
+def preview_profiles(session: Session, poster_id: int | None = None) -> list[str]:
+    """The profiles a poster will play on, at most MAX_PREVIEWS: where a saved poster plays now, else those of
+    the registered screens (a new poster may go anywhere), else a few common ones."""
+    played = session.scalars(select(Rendition.profile).where(Rendition.content == f"poster:{poster_id}")
+                             .order_by(Rendition.profile)).all() if poster_id is not None else []
+    names = played or session.scalars(select(Screen.profile).distinct().order_by(Screen.profile)).all()
     return list(names[:MAX_PREVIEWS] or FALLBACK_PROFILES)
 
 
@@ -293,8 +295,8 @@ def _composer(poster: Poster | None, spec: dict, error: str | None = None, statu
     defaults = {f"{t}/{lang}": default_copy(t, lang) for t in TEMPLATES for lang in LANGUAGES}
     page = render_template(
         "staff/poster_form.html", poster=poster, spec=spec, error=error, defaults=defaults,
-        profiles=preview_profiles(get_session()), TEMPLATES=TEMPLATE_LABELS, LANGUAGES_=LANGUAGE_LABELS,
-        THEMES=THEME_LABELS, DEFAULT_URL=DEFAULT_URL)
+        profiles=preview_profiles(get_session(), poster.id if poster else None), TEMPLATES=TEMPLATE_LABELS,
+        LANGUAGES_=LANGUAGE_LABELS, THEMES=THEME_LABELS, DEFAULT_URL=DEFAULT_URL)
     return page, status
 
 
@@ -334,7 +336,9 @@ def poster_preview():
         spec = PosterSpec.from_dict(_spec_from(request.form)).resolved()
     except RenderError as exc:
         return error_response(400, str(exc))
-    return jsonify(previews=[_preview(spec, name) for name in preview_profiles(get_session())])
+    poster_id = request.form.get("poster_id", "")
+    profiles = preview_profiles(get_session(), int(poster_id) if poster_id.isdigit() else None)
+    return jsonify(previews=[_preview(spec, name) for name in profiles])
 
 
 # --- assets --------------------------------------------------------------------------------------------------

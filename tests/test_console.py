@@ -247,7 +247,11 @@ def test_editing_a_played_poster_renders_it_again_and_keeps_the_old_text_in_the_
         return poster.id, s.get(Rendition, (f"poster:{poster.id}", "tv-1080p")).sha256
 
     poster_id, old_sha = staff.query(seed)
-    assert 'value="Old"' in staff.page(f"/staff/posters/{poster_id}")
+    page = staff.page(f"/staff/posters/{poster_id}")
+    assert 'value="Old"' in page and 'name="poster_id"' in page
+    # Previewed where it plays (the stations' TV), not on the LED panel that never shows it.
+    previews = staff.post("/staff/posters/preview", {"headline": "New", "poster_id": str(poster_id)}).json
+    assert [p["profile"] for p in previews["previews"]] == ["tv-1080p"]
     r = staff.post(f"/staff/posters/{poster_id}", {"headline": "New", "lang": "en"})
     assert r.status_code == 302
     new_sha = staff.query(lambda s: s.get(Rendition, (f"poster:{poster_id}", "tv-1080p")).sha256)
