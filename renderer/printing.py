@@ -77,7 +77,8 @@ class PrintDocument:
         q = poster.qr
         module_mm = q.ppm / DPI * MM_PER_INCH
         return (f"{what} [{poster.spec.lang}]: QR version {q.version}-{q.ec}, {q.ppm} px/module "
-                f"({module_mm:.1f} mm), decoded OK on the page; footer: {poster.spec.footer.splitlines()[0]}")
+                f"({module_mm:.1f} mm), decoded OK on the page, scan from up to {q.scan_m:.1f} m; "
+                f"footer: {poster.spec.footer.splitlines()[0]}")
 
 
 def _mm(value: float) -> str:
