@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-postgres lint bench bench-render bench-poll contact-sheet translations clean
+.PHONY: run test test-postgres lint bench bench-render bench-poll bench-scale contact-sheet translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ test-postgres: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
-bench: bench-render bench-poll
+bench: bench-render bench-poll bench-scale
 
 bench-render: $(VENV)/.installed
 	$(BIN)/python bench/bench_render.py
@@ -46,6 +46,10 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F server/babel.cfg -k _l --no-location --omit-header -o server/translations/messages.pot .
 	$(BIN)/pybabel update -i server/translations/messages.pot -d server/translations
 	$(BIN)/pybabel compile -d server/translations
+
+bench-scale: $(VENV)/.installed
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	$(BIN)/python bench/bench_scale.py
 
 contact-sheet: $(VENV)/.installed
 	$(BIN)/python -m renderer.sheet docs/contact-sheet.png
