@@ -61,7 +61,16 @@ def test_an_operator_opens_a_station_and_sees_the_timeline_and_the_screens_state
         assert image.evaluate("img => img.complete && img.naturalWidth") == 1920
         page.screenshot(path=SCREENSHOTS["preview"], full_page=True)
 
+        # The web player in preview mode, opened with the operator's session only (no device token).
+        page.goto(f"{live_server.url}/player/bx-bac-1?preview=1")
+        live.wait_until(page, "window.signagePlayer && window.signagePlayer.item !== null", timeout=20)
+        shown = page.evaluate("window.signagePlayer.item")
+        assert shown in (f"poster:{a.id}", f"poster:{r.id}")
+        kept = page.evaluate("[...Object.keys(localStorage), ...Object.keys(sessionStorage)]")
+        assert not [key for key in kept if "token" in key]  # no device token anywhere
+
         page.goto(f"{live_server.url}/monitoring/")
+        assert page.locator("table.screens-state tbody tr").nth(1).inner_text().count("1.0.0") == 1  # no preview beat
         rows = page.locator("table.screens-state tbody tr")
         assert rows.count() == 2
         # The screen that never reported comes first; the one that did is online.

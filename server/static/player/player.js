@@ -73,9 +73,17 @@
   }
 
   function api(path, token, options = {}) {
+    if (token === SESSION) {
+      // An operator's preview without a device token: the console session (a cookie) opens the preview's
+      // copy of the manifest instead; the cookie is the only credential, so nothing secret is in the URL.
+      return fetchWithTimeout(path, { ...options, cache: "no-store", credentials: "same-origin" });
+    }
     const headers = { ...(options.headers || {}), Authorization: `Bearer ${token}` };
     return fetchWithTimeout(path, { ...options, headers, cache: "no-store", credentials: "omit" });
   }
+
+  // Stands for "no token: use the console session" (previews only).
+  const SESSION = Symbol("session");
 
   // ---- the server's clock ----
 
@@ -497,7 +505,9 @@
     },
   };
 
-  const manifestUrl = () => `/api/v1/screens/${encodeURIComponent(PAGE_SCREEN)}/manifest`;
+  const manifestUrl = () => (player.token === SESSION
+    ? `/preview/screens/${encodeURIComponent(PAGE_SCREEN)}/manifest`
+    : `/api/v1/screens/${encodeURIComponent(PAGE_SCREEN)}/manifest`);
 
   /** True when the service worker's caches hold every one of urls (the page can read them, not change them). */
   async function keptOffline(urls) {
@@ -604,9 +614,9 @@
   async function start() {
     takeTokenFromFragment();
     registerServiceWorker();
-    player.token = readToken();
+    player.token = readToken() || (PREVIEW ? SESSION : null);
     reporter.token = PREVIEW ? null : player.token;
-    if (!player.token) return PREVIEW ? showMessage("Preview needs #token=...") : pairing.start();
+    if (!player.token) return pairing.start();
     window.addEventListener("resize", () => player.manifest &&
       screen.layout(player.manifest.profile.width, player.manifest.profile.height));
     window.addEventListener("pagehide", () => player.finishPlay(clock.now()));
