@@ -1,15 +1,19 @@
-"""Operations endpoints: /healthz."""
+"""Operations endpoints: /healthz and /metrics."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 
-from flask import Blueprint, current_app, jsonify
-from sqlalchemy import text
+from flask import Blueprint, Response, current_app, jsonify
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from .db import get_session
+from playlists.models import Media, OverrideRow, Play, PlayHour, Revision, Screen, ScreenStatus
+from playlists.monitoring import state_at, thresholds
+
+from .db import get_manifests, get_session
+from .player import now
 
 bp = Blueprint("health", __name__)
 
@@ -41,3 +45,39 @@ def healthz():
     if any(checks.values()):
         return jsonify(status="error", checks={k: v or "ok" for k, v in checks.items()}), 503
     return jsonify(status="ok", checks={k: "ok" for k in checks})
+
+
+def _metric(lines: list[str], name: str, kind: str, help_text: str, samples: dict[str, float]) -> None:
+    lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    lines += [f"{name}{labels} {value:g}" for labels, value in samples.items()]
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus text format: screens by state, plays, content revision, and this worker's manifest builds.
+
+    Counts only, nothing personal; on a public address, let the proxy keep it to the monitoring system.
+    """
+    session, moment = get_session(), now()
+    limits = thresholds(float(current_app.config["POLL_AFTER_S"]))
+    seen = dict(session.execute(select(ScreenStatus.screen_id, ScreenStatus.last_seen_at)).all())
+    states = {"online": 0, "late": 0, "offline": 0, "never": 0}
+    for screen_id in session.scalars(select(Screen.id)):
+        states[state_at(seen.get(screen_id), moment, limits)] += 1
+    active = session.scalar(select(func.count()).select_from(OverrideRow)
+                            .where(OverrideRow.start <= moment, OverrideRow.end > moment))
+    raw = session.scalar(select(func.count()).select_from(Play).where(Play.rolled.is_(False)))
+    rolled = session.scalar(select(func.coalesce(func.sum(PlayHour.plays), 0)))
+    lines: list[str] = []
+    _metric(lines, "signage_screens", "gauge", "Screens by heartbeat state.",
+            {f'{{state="{state}"}}': n for state, n in states.items()})
+    _metric(lines, "signage_overrides_active", "gauge", "Emergency overrides on screen now.", {"": active})
+    _metric(lines, "signage_plays", "counter", "Proof-of-play records received (rolled up and raw).",
+            {"": rolled + raw})
+    _metric(lines, "signage_media_files", "gauge", "Media files in the store.",
+            {"": session.scalar(select(func.count()).select_from(Media))})
+    _metric(lines, "signage_content_revision", "gauge", "Changes to what screens show so far.",
+            {"": session.scalar(select(Revision.value).where(Revision.id == 1))})
+    _metric(lines, "signage_manifest_builds", "counter", "Manifests built by this worker process.",
+            {f'{{pid="{os.getpid()}"}}': get_manifests().builds})
+    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

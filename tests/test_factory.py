@@ -71,3 +71,28 @@ def test_factory_refuses_without_raqm(monkeypatch, instance):
     monkeypatch.setattr(features, "check_feature", lambda name: False)
     with pytest.raises(RuntimeError, match="libfribidi0"):
         create_app({"TESTING": True})
+
+
+def test_metrics_in_prometheus_text_format(instance):
+    from datetime import UTC, datetime
+
+    from playlists.db import upgrade
+    from playlists.reports import record_heartbeat
+    from playlists.screens import add_screen
+    from server.db import get_engine, get_session
+
+    now = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "CLOCK": lambda: now})
+    with app.app_context():
+        upgrade(get_engine())
+        session = get_session()
+        add_screen(session, "a", "led-p10", now)
+        add_screen(session, "b", "led-p10", now)
+        record_heartbeat(session, "a", {"version": "1"}, now)
+        session.commit()
+    r = app.test_client().get("/metrics")
+    assert r.status_code == 200 and r.mimetype == "text/plain"
+    lines = r.get_data(as_text=True).splitlines()
+    assert 'signage_screens{state="online"} 1' in lines and 'signage_screens{state="never"} 1' in lines
+    assert "# TYPE signage_plays counter" in lines and "signage_plays 0" in lines
+    assert any(line.startswith('signage_manifest_builds{pid="') for line in lines)

@@ -21,7 +21,7 @@ PASSWORD = "correct horse battery"
 
 # Endpoints anyone may call (their own checks decide the rest).
 OPEN = {
-    "static", "health.healthz", "auth.login", "auth.logout", "player.media",
+    "static", "health.healthz", "health.metrics", "auth.login", "auth.logout", "player.media",
     "pairing.start", "pairing.claim", "pairing.qr", "pairing.approve_hint", "api.openapi", "go.scan",
 }
 # Endpoints for players: their device token, nothing else.
