@@ -116,8 +116,9 @@ def build_usb_bundle(session: Session, store: MediaStore, *, screen: str | None 
     """The zip of a screen's (or a group's) looped day; day defaults to today in each screen's time zone.
 
     Refuses (ExportNotFound) an unknown screen or group, and (ExportError) a group without screens, a day
-    on which nothing but the default poster is scheduled, content that has no image at a screen's size
-    (saying why, such as text that cannot fit), and a loop longer than 999 images.
+    on which nothing but the default poster is scheduled, a day the resolver refuses, and content that has
+    no image at a screen's size (saying why, such as text that cannot fit). A loop holds at most 999 images:
+    a pattern that only repeats over more plays yields the longest stretch that a shorter loop reproduces.
     """
     network = load_network(session)
     screens, target = _screens(session, network, screen, group)
