@@ -34,6 +34,8 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+# Profiles a screen may have; print and web profiles are for exports.
+SCREEN_KINDS = ("led", "lcd")
 # Names the web player's own files use under /player/.
 RESERVED_IDS = {"sw.js", "player.js", "player.css", "static"}
 
@@ -44,8 +46,10 @@ def _check(screen_id: str, profile: str, tz: str, groups: list[str]) -> None:
     if not _ID.match(screen_id):
         raise ScreenError(f"bad screen id: got {screen_id!r}, expected lowercase letters, digits, '-', '_' or '.', "
                           "starting with a letter or digit, at most 64 characters")
-    if profile not in CATALOG:
-        raise ScreenError(f"unknown profile: got {profile!r}, expected one of {', '.join(CATALOG)}")
+    screens = [name for name, p in CATALOG.items() if p.kind in SCREEN_KINDS]
+    if profile not in screens:
+        why = "is for print or the web, not a screen" if profile in CATALOG else "is unknown"
+        raise ScreenError(f"profile {profile!r} {why}: expected one of {', '.join(screens)}")
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):

@@ -132,7 +132,7 @@ def test_screen_commands(runner):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["screen", "add", "x", "--profile", "plasma"], "unknown profile"),
+        (["screen", "add", "x", "--profile", "plasma"], "profile 'plasma' is unknown"),
         (["screen", "add", "Not OK", "--profile", "led-p10"], "bad screen id"),
         (["screen", "token", "ghost"], "no screen 'ghost'"),
     ],

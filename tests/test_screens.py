@@ -108,7 +108,7 @@ def test_reissued_token_revokes_the_old_one(session):
     ("kwargs", "message"),
     [
         ({"screen_id": "Bad Id"}, "bad screen id"),
-        ({"profile": "plasma"}, "unknown profile"),
+        ({"profile": "plasma"}, "is unknown"),
         ({"tz": "Mars/Olympus"}, "unknown time zone"),
         ({"groups": ["../x"]}, "bad group name"),
     ],
@@ -136,3 +136,10 @@ def test_reissue_for_unknown_screen(session):
 def test_ids_the_web_player_uses_are_reserved(session):
     with pytest.raises(ScreenError, match="reserved"):
         add_screen(session, "sw.js", "tv-1080p", NOW)
+
+
+@pytest.mark.parametrize(("profile", "message"), [("a4-print", "not a screen"), ("link-preview", "not a screen"),
+                                                  ("tv-4k", "is unknown")])
+def test_a_screen_needs_a_screen_profile(session, profile, message):
+    with pytest.raises(ScreenError, match=message):
+        add_screen(session, "x", profile, NOW)
