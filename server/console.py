@@ -694,6 +694,19 @@ def set_user_status(user_id: int):
     return redirect(url_for("console.users"))
 
 
+# --- offline exports -----------------------------------------------------------------------------------------
+
+section("console.exports", _l("USB and print"), "staff")
+
+
+@bp.get("/exports")
+@require("staff")
+def exports():
+    """Forms for the staff downloads: a USB bundle for a screen or a group, and print-ready PDFs."""
+    choices = _choices(get_session())
+    return render_template("staff/exports.html", screens=choices["screens"], groups=choices["groups"])
+
+
 # --- audit log -----------------------------------------------------------------------------------------------
 
 section("console.audit_log", _l("Audit log"), "admin")

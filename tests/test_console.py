@@ -167,8 +167,8 @@ def test_home_offers_each_role_its_pages(app):
     tiles = {name: re.findall(r'<li><a href="(/staff/[^"]*)"', Console(app, name).page("/staff/"))
              for name in ("an", "binh", "chi")}
     content_pages = ["/staff/posters", "/staff/assets", "/staff/playlists", "/staff/schedules", "/staff/takeover"]
-    assert tiles["binh"] == content_pages
-    assert tiles["an"] == content_pages + ["/staff/users", "/staff/audit"]
+    assert tiles["binh"] == content_pages + ["/staff/exports"]
+    assert tiles["an"] == content_pages + ["/staff/users", "/staff/exports", "/staff/audit"]
     assert tiles["chi"] == []
 
 
@@ -547,3 +547,12 @@ def test_bad_users_are_refused_and_a_disabled_user_is_logged_out(app, admin):
     assert "cannot disable yourself" in flash_error(r.get_data(as_text=True))
     assert admin.post(f"/staff/users/{binh_id}/status", {"disabled": "0"}).status_code == 302
     assert Console(app, "binh").get("/staff/posters").status_code == 200
+
+
+def test_the_exports_page_links_the_downloads(staff, app):
+    page = staff.page("/staff/exports")
+    assert 'action="/staff/export/usb"' in page and 'action="/staff/export/print"' in page
+    assert '<option value="bx-bac-1">' in page or 'value="bx-bac-1"' in page
+    pdf = staff.get("/staff/export/print?format=A5&lang=vi")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert Console(app, "chi").get("/staff/exports").status_code == 403
