@@ -169,7 +169,8 @@ def main() -> int:
         print(f"seeded {len(screens)} screens in {time.monotonic() - t0:.1f} s", flush=True)
         env = {**os.environ, "SIGNAGE_INSTANCE": str(tmp / "instance")}
         app_port, bare_port = free_port(), free_port()
-        server = start([str(BIN / "signage"), "serve", "--port", str(app_port), "--workers", str(args.workers)],
+        server = start([str(BIN / "signage"), "serve", "--port", str(app_port), "--workers", str(args.workers),
+                        "--no-scheduler"],
                        app_port, env)
         bare = start([sys.executable, str(HERE / "bare_app.py"), str(bare_port), str(args.workers)], bare_port, env)
         try:

@@ -47,7 +47,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["UPLOAD_MAX_BYTES"]) + 1024 * 1024
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from . import api, auth, console, db, errors, health, i18n, monitoring, pairing, player, preview, reports, webplayer
+    from . import (
+        api,
+        auth,
+        console,
+        db,
+        errors,
+        fastpoll,
+        health,
+        i18n,
+        monitoring,
+        pairing,
+        player,
+        preview,
+        reports,
+        webplayer,
+    )
     from .exports import bp as exports_bp
 
     db.init_app(app)
@@ -65,4 +80,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(reports.bp)
     app.register_blueprint(reports.go)
     app.register_blueprint(exports_bp)
+    # The players' poll path, in front of everything else (see server/fastpoll.py).
+    app.wsgi_app = fastpoll.PollFastPath(app)
     return app

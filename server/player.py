@@ -17,6 +17,7 @@ from playlists.screens import token_matches
 
 from .db import get_manifests, get_session, get_store
 from .errors import error_response
+from .fastpoll import manifest_answer
 
 bp = Blueprint("player", __name__)
 
@@ -104,26 +105,19 @@ def _not_ready(exc: RuleError):
 @bp.get("/api/v1/screens/<screen_id>/manifest")
 @require_screen
 def manifest(screen_id: str):
-    """What to play for the next 48 hours; 304 when the player's ETag is still current."""
+    """What to play for the next 48 hours; 304 when the player's ETag is still current.
+
+    Authorised polls are usually answered by server.fastpoll before they get here; this view gives the same
+    answer, and the errors."""
     moment = now()
     try:
         built = get_manifests().get(g.network, g.screen, moment)
     except RuleError as exc:
         return _not_ready(exc)
-    # Two encodings of one content: each has its own strong tag, and either one proves the player is current.
-    gzipped = request.accept_encodings["gzip"] > 0
-    etag = f"{built.etag}-gzip" if gzipped else built.etag
-    headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache", "Vary": "Accept-Encoding",
-               # The Date header has whole seconds; players keep in step by this finer clock, read as late
-               # as possible (after any build) so the player's round-trip estimate brackets it.
-               "X-Server-Time": str(int(now().timestamp() * 1000))}
-    if request.if_none_match.contains(built.etag) or request.if_none_match.contains(f"{built.etag}-gzip") \
-            or request.if_none_match.star_tag:
-        return Response(status=304, headers=headers)
-    response = Response(built.gzipped if gzipped else built.body, mimetype="application/json", headers=headers)
-    if gzipped:
-        response.headers["Content-Encoding"] = "gzip"
-    return response
+    status, headers, body = manifest_answer(built, request.headers.get("Accept-Encoding", ""),
+                                            request.headers.get("If-None-Match", ""),
+                                            int(now().timestamp() * 1000))
+    return Response(body, status=status, headers=headers)
 
 
 @bp.get("/api/v1/screens/<screen_id>/now.png")

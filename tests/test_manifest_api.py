@@ -267,3 +267,21 @@ def test_a_screen_whose_media_are_not_ready_gets_503_not_a_crash(app, client):
         r = client.get(f"/api/v1/screens/kiosk-new/{path}", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 503 and r.headers["Retry-After"] == "30"
         assert r.get_json()["error"] == "Service Unavailable"
+
+
+def test_the_fast_path_and_the_flask_view_give_the_same_answers(app, client):
+    from werkzeug.test import Client
+
+    flask_only = Client(app.wsgi_app.next)  # the app without the poll fast path in front
+    first = client.get("/api/v1/screens/bx-bac-1/manifest", headers=auth(app, "bx-bac-1"))
+    cases = [{}, {"Accept-Encoding": "gzip"}, {"If-None-Match": first.headers["ETag"]},
+             {"Accept-Encoding": "gzip;q=0, deflate"}, {"If-None-Match": "*"}]
+    for extra in cases:
+        fast = client.get("/api/v1/screens/bx-bac-1/manifest", headers={**auth(app, "bx-bac-1"), **extra})
+        slow = flask_only.get("/api/v1/screens/bx-bac-1/manifest", headers={**auth(app, "bx-bac-1"), **extra})
+        assert (fast.status_code, fast.data) == (slow.status_code, slow.data), extra
+        for name in ("ETag", "Cache-Control", "Vary", "Content-Encoding", "Content-Type", "X-Server-Time"):
+            assert fast.headers.get(name) == slow.headers.get(name), (extra, name)
+    # Whatever the fast path does not answer, the app does, with the contract's errors.
+    assert client.get("/api/v1/screens/bx-bac-1/manifest").status_code == 401
+    assert client.get("/api/v1/screens/bx-bac-1/manifest", headers=auth(app, "bx-nam-1")).status_code == 404
