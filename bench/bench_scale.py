@@ -74,7 +74,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rate", type=int, default=530, help="requests a second to aim at")
+    parser.add_argument("--database-url", help="an empty database to use instead of SQLite in the instance, "
+                        "such as postgresql+psycopg://user:password@127.0.0.1/bench")
     args = parser.parse_args()
+    if args.database_url:
+        os.environ["SIGNAGE_DATABASE_URL"] = args.database_url
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk (make bench-scale does it)")
     connections = 100
@@ -100,7 +104,7 @@ def main() -> int:
             memory = {pid: rss_mb(pid) for pid in pids}
         finally:
             stop(server)
-        engine = create_engine(f"sqlite:///{tmp / 'instance' / 'signage.db'}")
+        engine = create_engine(args.database_url or f"sqlite:///{tmp / 'instance' / 'signage.db'}")
         from playlists.models import Play, ScreenStatus
 
         with engine.connect() as conn:
@@ -108,8 +112,10 @@ def main() -> int:
             beats = conn.execute(select(func.count()).select_from(ScreenStatus)).scalar()
         engine.dispose()
 
-    print(f"\n{args.screens} screens for {args.seconds} s against signage serve ({args.workers} gunicorn workers "
-          f"x 8 threads + scheduler), wrk -t2 -c{connections}, each connection {delay_ms} ms between requests")
+    database = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"\n{args.screens} screens for {args.seconds} s against signage serve on {database} "
+          f"({args.workers} gunicorn workers x 8 threads + scheduler), wrk -t2 -c{connections}, "
+          f"each connection {delay_ms} ms between requests")
     print(f"requests: {result['requests']} ({result['rps']:.0f}/s: 10/16 manifest polls, 5/16 heartbeats, "
           f"1/16 batches of 20 plays)")
     print(f"errors (non-2xx/3xx, socket errors, timeouts): {result['unexpected']}")

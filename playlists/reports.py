@@ -37,10 +37,21 @@ def record_heartbeat(session: Session, screen_id: str, status: object, now: date
         raise ReportError(f"heartbeat must be a JSON object: got {type(status).__name__}")
     version = _text(status, "version", 64, "")
     item = _text(status, "item", 200, "")
-    row = session.get(ScreenStatus, screen_id) or ScreenStatus(screen_id=screen_id)
-    row.last_seen_at, row.player_version, row.item = now, version, item
-    row.status_json = json.dumps(status, ensure_ascii=False, sort_keys=True)
-    session.add(row)
+    values = {"screen_id": screen_id, "last_seen_at": now, "player_version": version, "item": item,
+              "status_json": json.dumps(status, ensure_ascii=False, sort_keys=True)}
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        row = session.get(ScreenStatus, screen_id) or ScreenStatus(screen_id=screen_id)
+        for key, value in values.items():
+            setattr(row, key, value)
+        session.add(row)
+        return
+    # One statement, so the write lock is held as briefly as possible: thousands of screens beat every minute.
+    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    statement = insert(ScreenStatus).values(**values)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[ScreenStatus.screen_id],
+        set_={key: statement.excluded[key] for key in values if key != "screen_id"}))
 
 
 def _parse_record(rec: object, index: int) -> dict:
