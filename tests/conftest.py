@@ -6,6 +6,7 @@ per run and emptied before each test, which apps built by create_app, `signage` 
 db_url fixture all use.
 """
 
+import gc
 import os
 import uuid
 
@@ -95,6 +96,8 @@ def _postgres_for_everything(request, monkeypatch):
     yield
     for engine in engines:
         engine.dispose()
+    # A connection left open must be reported against this test, not whichever test the collector runs in.
+    gc.collect()
 
 
 @pytest.fixture

@@ -217,7 +217,7 @@ def _check_consistent(instance: Path, load: Load, seeded: dict) -> None:
                 assert store.verify(sha, ext), f"partial or changed file {path}"
         for sha, row in media.items():
             assert store.exists(sha, row.ext), f"media row {sha} without its file"
-        engine.dispose()
+    engine.dispose()  # after the app context has closed its session, so no connection is left open
 
 
 def test_players_recover_by_themselves_when_the_server_restarts_under_load(seeded, instance, tmp_path):
