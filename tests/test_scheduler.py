@@ -184,7 +184,10 @@ class Scheduler:
 
     def stop(self):
         self.proc.terminate()
-        code = self.proc.wait(timeout=30)
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running 30 s after SIGTERM; stderr: {self.err.read_text()[-2000:]}") from None
         assert code == 0, self.err.read_text()[-2000:]
 
 
