@@ -1,6 +1,6 @@
 """People who use the console, their API tokens, login throttling and the audit log.
 
-Passwords are hashed with scrypt (werkzeug.security, a slow, salted hash); API tokens are long random strings
+Passwords are hashed with Argon2id (argon2-cffi: slow, salted, memory-hard); API tokens are long random strings
 stored as sha256 digests, like device tokens, because a slow hash buys nothing for 256 random bits.
 """
 
@@ -12,9 +12,10 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from .models import ApiToken, AuditEntry, Group, LoginAttempt, User
 from .screens import hash_token, new_token, token_matches
@@ -27,7 +28,19 @@ THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_USER = 5
 MAX_FAILURES_PER_REMOTE = 20
 # Checked against when the user does not exist, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a password of anyone", method="scrypt")
+_HASHER = PasswordHasher()
+_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+
+
+def _hash(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def _matches(stored: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 class UserError(ValueError):
@@ -60,7 +73,7 @@ def add_user(session: Session, username: str, role: str, now: datetime, *, passw
         raise UserError(f"user {username!r} exists already")
     password = new_password() if password is None else password
     _check_password(password)
-    user = User(username=username, role=role, password_hash=generate_password_hash(password, method="scrypt"),
+    user = User(username=username, role=role, password_hash=_hash(password),
                 disabled=False, created_at=now)
     set_scope(session, user, sites, groups)
     session.add(user)
@@ -83,14 +96,13 @@ def set_scope(session: Session, user: User, sites: Iterable[str], groups: Iterab
 
 def set_password(session: Session, user: User, password: str) -> None:
     _check_password(password)
-    user.password_hash = generate_password_hash(password, method="scrypt")
+    user.password_hash = _hash(password)
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The enabled user with this name and password, or None; as slow for an unknown name as a known one."""
     user = session.scalar(select(User).where(User.username == username)) if isinstance(username, str) else None
-    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password if isinstance(password, str)
-                             else "")
+    ok = _matches(user.password_hash if user else _DUMMY_HASH, password if isinstance(password, str) else "")
     return user if ok and user is not None and not user.disabled else None
 
 

@@ -114,7 +114,7 @@ def test_user_add_prints_a_password_once_and_it_works(app, runner, client):
     with app.app_context():
         user = get_session().scalar(select(User).where(User.username == "dung"))
         assert user.sites == "Bến xe phía Bắc" and password not in user.password_hash
-        assert user.password_hash.startswith("scrypt:")
+        assert user.password_hash.startswith("$argon2id$")
         assert authenticate(get_session(), "dung", password) is not None
     assert runner.invoke("user", "add", "dung", "--role", "staff").exit_code == 1
     bad = runner.invoke("user", "add", "Bad Name", "--role", "staff")

@@ -60,7 +60,7 @@ def seed(app) -> None:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    """On SQLite, a seeded instance made once per module (scrypt hashes and renders take seconds) that each
+    """On SQLite, a seeded instance made once per module (password hashes and renders take seconds) that each
     test copies; None on the PostgreSQL run, whose database is emptied before each test."""
     if POSTGRES:
         return None
