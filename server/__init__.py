@@ -38,6 +38,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         OVERRIDE_KEEP_HOURS=24,
         PLAYS_KEEP_DAYS=90,
         BACKUP_KEEP=7,
+        # Strict-Transport-Security max-age (seconds) on answers to HTTPS requests; 0 sends none.
+        HSTS_MAX_AGE=31536000,
+        # /metrics answers loopback clients, and others sending Authorization: Bearer <METRICS_TOKEN> if set.
+        METRICS_TOKEN=None,
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -45,7 +49,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["UPLOAD_MAX_BYTES"]) + 1024 * 1024
-    os.makedirs(app.instance_path, exist_ok=True)
+    # Owner-only: the database, the secret key and config.py live here.
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
 
     from . import (
         api,
@@ -61,6 +66,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         player,
         preview,
         reports,
+        security,
         webplayer,
     )
     from .exports import bp as exports_bp
@@ -69,6 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
+    security.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(player.bp)
     app.register_blueprint(webplayer.bp)
