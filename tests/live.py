@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,22 @@ class LiveServer:
             self.proc.kill()
             self.output += self.proc.communicate()[0]
         self.proc = None
+
+    def run_clock_from(self, start: datetime) -> None:
+        """Make the server's clock (every process it starts) read `start` when it starts and run on from there.
+
+        Written as the instance's config.py, which the app factory reads: the server, its scheduler and, through
+        X-Server-Time, the browser's web player then agree on an instant that does not depend on the wall clock."""
+        if start.tzinfo is None:
+            raise ValueError(f"got a naive start {start!r}, expected an aware datetime")
+        self.instance.mkdir(parents=True, exist_ok=True)
+        (self.instance / "config.py").write_text(
+            "import time as _time\n"
+            "from datetime import datetime as _datetime, timedelta as _timedelta\n"
+            f"_START = _datetime.fromisoformat({start.isoformat()!r})\n"
+            f"_WALL = {time.time()!r}\n\n\n"
+            "def CLOCK():\n"
+            "    return _START + _timedelta(seconds=_time.time() - _WALL)\n", encoding="utf-8")
 
     def app(self):
         """A Flask app on the same instance, for seeding and inspecting through the domain functions."""
