@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from assets.derive import FITS, fit_image
 from assets.store import MediaStore
 from renderer import PosterSpec, RenderError, encode, get_profile, render_poster
+from renderer.spec import bad_character, has_visible
 
 from .models import (
     Group,
@@ -33,11 +34,29 @@ from .models import (
     Screen,
 )
 from .network import as_utc, load_network
-from .rules import ALL_WEEKDAYS, Item, Override, Playlist, Reminder, RuleError, Schedule, check_aware
+from .rules import (
+    ALL_WEEKDAYS,
+    Item,
+    Override,
+    Playlist,
+    Reminder,
+    RuleError,
+    Schedule,
+    check_aware,
+    check_year,
+)
 
 _POSTER = re.compile(r"^poster:(\d{1,9})$")
 _ASSET = re.compile(r"^asset:([0-9a-f]{64})(?::(contain|cover))?$")
 MAX_ITEMS = 500
+# Names of posters, playlists and rules (the database keeps 200 characters).
+MAX_NAME = 200
+# An item plays at most a day; the database keeps 32-bit integers, so every number has a bound.
+MAX_DURATION_S = 24 * 3600
+MAX_PRIORITY = 1000
+MAX_ID = 2**31 - 1
+# Screens and groups one rule may name.
+MAX_TARGETS = 1000
 
 
 class ContentError(RuleError):
@@ -54,6 +73,34 @@ def _check(build) -> None:
         build()
     except RuleError as exc:
         raise ContentError(str(exc)) from None
+
+
+def check_name(what: str, value: object, *, required: bool = True, max_length: int = MAX_NAME) -> str:
+    """Return a one-line name stripped of outer spaces; refuse non-text, control characters, lone surrogates,
+    more than max_length characters, and (when required, or when given at all) no visible character."""
+    if not isinstance(value, str):
+        raise ContentError(f"{what}: got {value!r:.60}, expected text")
+    if len(value) > max_length:
+        raise ContentError(f"{what}: got {len(value)} characters, expected at most {max_length}")
+    if bad := bad_character(value, keep=""):
+        raise ContentError(f"{what}: got {bad}, expected one line of printable text")
+    name = value.strip()
+    if (required or name) and not has_visible(name):
+        raise ContentError(f"{what}: got {value!r:.60}, expected at least one visible character")
+    return name
+
+
+def check_id(what: str, value: object) -> int:
+    """Return value if it can be a record id (1 to 2**31 - 1); refuse anything else, bools included."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise ContentError(f"{what}: got {value!r:.60}, expected a record id from 1 to {MAX_ID}")
+    return value
+
+
+def _check_int(what: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ContentError(f"{what}: got {value!r:.60}, expected an integer from {low} to {high}")
+    return value
 
 
 def check_content(session: Session, content: str) -> None:
@@ -86,7 +133,8 @@ def add_poster(session: Session, spec: PosterSpec | dict, now: datetime, *, name
                is_default: bool = False) -> Poster:
     """Store a poster spec (checked, not yet rendered: see sync_renditions)."""
     spec = _spec(spec)
-    poster = Poster(name=name or spec.resolved().headline[:200], spec_json=json.dumps(spec.to_dict()),
+    name = check_name("poster name", name, required=False)
+    poster = Poster(name=name or spec.resolved().headline[:MAX_NAME], spec_json=json.dumps(spec.to_dict()),
                     is_default=is_default, created_at=now, updated_at=now)
     session.add(poster)
     session.flush()
@@ -95,7 +143,7 @@ def add_poster(session: Session, spec: PosterSpec | dict, now: datetime, *, name
 
 def update_poster(session: Session, poster_id: int, spec: PosterSpec | dict, now: datetime) -> Poster:
     """Change what a poster says; its old images stay in the store but no longer play."""
-    poster = session.get(Poster, poster_id)
+    poster = session.get(Poster, check_id("poster id", poster_id))
     if poster is None:
         raise ContentNotFound(f"poster: got id {poster_id!r}, but there is no such poster")
     poster.spec_json, poster.updated_at = json.dumps(_spec(spec).to_dict()), now
@@ -123,19 +171,18 @@ def _items(session: Session, items: Sequence[tuple[str, int]]) -> list[tuple[str
         except (TypeError, ValueError):
             raise ContentError(f"playlist item: got {entry!r}, expected (content, duration_s)") from None
         check_content(session, content)
-        _check(lambda c=content, d=duration_s: Item(c, d))
+        _check_int(f"item {content} duration_s", duration_s, 1, MAX_DURATION_S)
         checked.append((content, duration_s))
     return checked
 
 
 def add_playlist(session: Session, name: str, items: Sequence[tuple[str, int]]) -> PlaylistRow:
     """A named playlist of (content, duration_s) items, played in order."""
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise ContentError(f"playlist name: got {name!r}, expected 1 to 200 characters")
-    if session.scalar(select(PlaylistRow.id).where(PlaylistRow.name == name.strip())) is not None:
+    name = check_name("playlist name", name)
+    if session.scalar(select(PlaylistRow.id).where(PlaylistRow.name == name)) is not None:
         raise ContentError(f"playlist name: got {name!r}, but a playlist has that name already")
     checked = _items(session, items)
-    playlist = PlaylistRow(name=name.strip(), items=[
+    playlist = PlaylistRow(name=name, items=[
         PlaylistItem(position=i, content=c, duration_s=d) for i, (c, d) in enumerate(checked)
     ])
     session.add(playlist)
@@ -145,7 +192,7 @@ def add_playlist(session: Session, name: str, items: Sequence[tuple[str, int]]) 
 
 def set_playlist_items(session: Session, playlist_id: int, items: Sequence[tuple[str, int]]) -> PlaylistRow:
     """Replace a playlist's items."""
-    playlist = session.get(PlaylistRow, playlist_id)
+    playlist = session.get(PlaylistRow, check_id("playlist id", playlist_id))
     if playlist is None:
         raise ContentNotFound(f"playlist: got id {playlist_id!r}, but there is no such playlist")
     checked = _items(session, items)
@@ -156,7 +203,7 @@ def set_playlist_items(session: Session, playlist_id: int, items: Sequence[tuple
 
 def delete_playlist(session: Session, playlist_id: int) -> None:
     """Remove a playlist; refuses one that a schedule still plays."""
-    playlist = session.get(PlaylistRow, playlist_id)
+    playlist = session.get(PlaylistRow, check_id("playlist id", playlist_id))
     if playlist is None:
         raise ContentNotFound(f"playlist: got id {playlist_id!r}, but there is no such playlist")
     used = session.scalars(select(ScheduleRow.id).where(ScheduleRow.playlist_id == playlist_id)).all()
@@ -168,14 +215,14 @@ def delete_playlist(session: Session, playlist_id: int) -> None:
 
 def delete_rule(session: Session, kind: type, rule_id: int) -> None:
     """Remove a schedule or reminder (ScheduleRow or ReminderRow) by id."""
-    row = session.get(kind, rule_id)
+    row = session.get(kind, check_id(f"{kind.__tablename__[:-1]} id", rule_id))
     if row is None:
         raise ContentNotFound(f"{kind.__tablename__[:-1]}: got id {rule_id!r}, but there is none")
     session.delete(row)
 
 
 def _targets(session: Session, rule, screens: Iterable[str], groups: Iterable[str], everywhere: bool) -> None:
-    screens, groups = list(dict.fromkeys(screens)), list(dict.fromkeys(groups))
+    screens, groups = _names("screens", screens), _names("groups", groups)
     if not isinstance(everywhere, bool):
         raise ContentError(f"everywhere: got {everywhere!r}, expected true or false")
     if not (screens or groups or everywhere):
@@ -191,17 +238,31 @@ def _targets(session: Session, rule, screens: Iterable[str], groups: Iterable[st
     rule.everywhere = everywhere
 
 
+def _names(what: str, values: Iterable[str]) -> list[str]:
+    """Screen ids or group names, each once, checked as text before they reach a query."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise ContentError(f"{what}: got {values!r:.60}, expected a list of names")
+    values = list(dict.fromkeys(values))
+    if len(values) > MAX_TARGETS:
+        raise ContentError(f"{what}: got {len(values)}, expected at most {MAX_TARGETS}")
+    return [check_name(f"{what} entry", v, max_length=64) for v in values]
+
+
 def add_schedule(session: Session, playlist_id: int, *, name: str = "", priority: int = 0,
                  start_date: date | None = None, end_date: date | None = None,
                  weekdays: Iterable[int] = ALL_WEEKDAYS, start_time: time | None = None,
                  end_time: time | None = None, screens: Iterable[str] = (), groups: Iterable[str] = (),
                  everywhere: bool = False) -> ScheduleRow:
     """Show a playlist on its targets; the rule's fields are checked as the resolver will read them."""
-    playlist = session.get(PlaylistRow, playlist_id) if isinstance(playlist_id, int) else None
+    playlist = session.get(PlaylistRow, check_id("playlist_id", playlist_id))
     if playlist is None:
         raise ContentError(f"playlist: got {playlist_id!r}, but there is no such playlist")
+    name = check_name("schedule name", name, required=False)
+    _check_int("priority", priority, -MAX_PRIORITY, MAX_PRIORITY)
     probe = Playlist(0, (Item("probe", 1),))
     _check(lambda: Schedule(0, probe, priority, start_date, end_date, weekdays, start_time, end_time))
+    _check(lambda: check_year("start_date", start_date))
+    _check(lambda: check_year("end_date", end_date))
     row = ScheduleRow(name=name, playlist_id=playlist.id, priority=priority, start_date=start_date,
                       end_date=end_date, weekdays="".join(str(d) for d in sorted(set(weekdays))),
                       start_time=start_time, end_time=end_time)
@@ -216,6 +277,8 @@ def add_reminder(session: Session, content: str, *, duration_s: int, every_min: 
                  groups: Iterable[str] = (), everywhere: bool = False) -> ReminderRow:
     """Show content for duration_s seconds every every_min minutes (from local midnight) on its targets."""
     check_content(session, content)
+    name = check_name("reminder name", name, required=False)
+    _check_int("duration_s", duration_s, 1, MAX_DURATION_S)
     _check(lambda: Reminder(0, Item(content, duration_s), every_min, start_time, end_time))
     row = ReminderRow(name=name, content=content, duration_s=duration_s, every_min=every_min,
                       start_time=start_time, end_time=end_time)
@@ -231,6 +294,9 @@ def add_override(session: Session, content: str, *, start: datetime, end: dateti
     check_content(session, content)
     _check(lambda: check_aware("override start", start))
     _check(lambda: check_aware("override end", end))
+    _check(lambda: check_year("override start", start))
+    _check(lambda: check_year("override end", end))
+    name = check_name("override name", name, required=False)
     _check(lambda: Override(0, Item(content, 1), start, end))
     # Stored in UTC: SQLite keeps no offset, so any other zone would come back shifted.
     row = OverrideRow(name=name, content=content, start=start.astimezone(UTC), end=end.astimezone(UTC))
@@ -242,7 +308,7 @@ def add_override(session: Session, content: str, *, start: datetime, end: dateti
 
 def end_override(session: Session, override_id: int, now: datetime) -> OverrideRow:
     """Stop an override now (or drop it, if it has not started); ending an ended one changes nothing."""
-    row = session.get(OverrideRow, override_id)
+    row = session.get(OverrideRow, check_id("override id", override_id))
     if row is None:
         raise ContentNotFound(f"override: got id {override_id!r}, but there is no such override")
     _check(lambda: check_aware("now", now))

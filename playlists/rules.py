@@ -16,6 +16,8 @@ DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 ALL_WEEKDAYS = frozenset(range(7))
 # Reminder slots restart at every local midnight, so a longer period would behave like one a day.
 MAX_EVERY_MIN = 24 * 60
+# Years a saved rule may name: a campaign runs now, and a typo such as 0226 or 20026 is refused, not kept.
+MIN_YEAR, MAX_YEAR = 2000, 2100
 
 
 class RuleError(ValueError):
@@ -50,6 +52,12 @@ def check_aware(what: str, value: object, error: type[RuleError] = RuleError) ->
         raise error(
             f"{what}: got naive datetime {value.isoformat()}, expected an aware datetime (with a time zone)"
         )
+
+
+def check_year(what: str, value: date | datetime | None, error: type[RuleError] = RuleError) -> None:
+    """Refuse a date or instant outside MIN_YEAR..MAX_YEAR (None passes), raising error."""
+    if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise error(f"{what}: got {value.isoformat()}, expected a year from {MIN_YEAR} to {MAX_YEAR}")
 
 
 def _as_tuple(what: str, value: object, kind: type) -> tuple:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import unicodedata
 from dataclasses import dataclass, fields, replace
 from urllib.parse import urlsplit
@@ -86,17 +88,90 @@ def normalise(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+# Characters a person never types into a poster: C0/C1 controls (line breaks and tabs excepted, normalise()
+# tidies those), DEL, lone UTF-16 surrogates (they cannot even be stored as UTF-8) and Unicode non-characters.
+_KEEP = "\n\r\t"
+
+
+def bad_character(text: str, *, keep: str = _KEEP) -> str | None:
+    """The first character of text that has no place in typed text, described; None when all are fine."""
+    for index, char in enumerate(text):
+        category = unicodedata.category(char)
+        if char in keep:
+            continue
+        if category == "Cs":
+            return f"a lone surrogate U+{ord(char):04X} at position {index}"
+        if category == "Cc":
+            return f"a control character U+{ord(char):04X} at position {index}"
+        if category == "Cn" and (0xFDD0 <= ord(char) <= 0xFDEF or ord(char) & 0xFFFE == 0xFFFE):
+            return f"a non-character U+{ord(char):04X} at position {index}"
+    return None
+
+
+def has_visible(text: str) -> bool:
+    """True when text shows at least one character: not only spaces, controls or invisible format marks."""
+    return any(unicodedata.category(c)[0] not in "ZC" for c in text)
+
+
+def check_text(field: str, value: object, max_length: int, *, error: type[ValueError] = RenderError) -> str:
+    """Return value if it is text a person could have typed, of at most max_length characters; else raise error."""
+    if not isinstance(value, str):
+        raise error(f"{field} must be text: got {type(value).__name__}")
+    if len(value) > max_length:
+        raise error(f"{field} too long: got {len(value)} characters, expected at most {max_length}")
+    if bad := bad_character(value):
+        raise error(f"{field}: got {bad}, expected printable text")
+    return value
+
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _host_problem(host: str) -> str | None:
+    """Why host is not a public-looking host name or IP address; None when it is one."""
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    labels = host.rstrip(".").split(".")
+    if len(host) > 253 or len(labels) < 2:
+        return f"got host {host!r}, expected a domain name with a dot (such as bluezone.gov.vn) or an IP address"
+    if not all(_LABEL.match(label) for label in labels):
+        return (f"got host {host!r}, expected a domain name of letters, digits and '-' "
+                "(international names in their xn-- form)")
+    if labels[-1].isdigit():
+        return f"got host {host!r}, expected a domain name whose last part is not a number, or a full IP address"
+    return None
+
+
 def check_url(url: str) -> str:
-    """Return the URL if a phone can open it; refuse anything else with the reason."""
+    """Return the URL if a phone can open it: http(s), a real host, a valid port, no user-info; refuse with why."""
+    if not isinstance(url, str):
+        raise RenderError(f"url must be text: got {type(url).__name__}")
     if len(url) > MAX_LENGTH["url"]:
         raise RenderError(f"URL too long: got {len(url)} characters, expected at most {MAX_LENGTH['url']}")
     bad = [c for c in url if c.isspace() or not c.isprintable() or ord(c) > 0x7E]
+    if bad:
+        raise RenderError(f"malformed URL: got {url!r:.120}, which holds {bad[0]!r}; expected printable ASCII "
+                          f"(percent-encode the rest) such as {DEFAULT_URL}")
     try:
         parts = urlsplit(url)
+        port = parts.port
     except ValueError as exc:
-        raise RenderError(f"malformed URL: got {url!r} ({exc})") from None
-    if bad or parts.scheme not in ("http", "https") or not parts.hostname or "." not in parts.hostname:
-        raise RenderError(f"malformed URL: got {url!r}, expected an http:// or https:// address such as {DEFAULT_URL}")
+        raise RenderError(f"malformed URL: got {url!r:.120} ({exc}), expected an address such as "
+                          f"{DEFAULT_URL}") from None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise RenderError(f"malformed URL: got {url!r:.120}, expected an http:// or https:// address such as "
+                          f"{DEFAULT_URL}")
+    if "@" in parts.netloc:
+        shown, _, real = parts.netloc.rpartition("@")
+        raise RenderError(f"URL has a user-info part: got {url!r:.120}; a phone would open {real!r}, not "
+                          f"{shown!r}; expected no '@' before the host")
+    if port == 0:
+        raise RenderError(f"URL port: got {port}, expected 1 to 65535")
+    if problem := _host_problem(parts.hostname or ""):
+        raise RenderError(f"malformed URL: {problem}")
     return url
 
 
@@ -125,14 +200,16 @@ class PosterSpec:
         values: dict[str, str] = {}
         for name in TEXT_FIELDS:
             raw = getattr(self, name)
-            if raw is not None and not isinstance(raw, str):
-                raise RenderError(f"{name} must be text: got {type(raw).__name__}")
+            if raw is not None:
+                # Checked before normalising: a 1 MB string of spaces is refused, not tidied to nothing first.
+                check_text(name, raw, 4 * MAX_LENGTH[name])
             text = normalise(copy[name] if raw is None else raw)
             if len(text) > MAX_LENGTH[name]:
                 raise RenderError(f"{name} too long: got {len(text)} characters, expected at most {MAX_LENGTH[name]}")
             values[name] = text
-        if not values["headline"]:
-            raise RenderError("headline is empty: a poster needs a headline")
+        if not has_visible(values["headline"]):
+            raise RenderError(f"headline is empty: got {values['headline']!r}, expected at least one visible "
+                              "character (a poster needs a headline)")
         if not isinstance(self.url, str):
             raise RenderError(f"url must be text: got {type(self.url).__name__}")
         return replace(self, url=check_url(self.url.strip()), **values)
