@@ -45,6 +45,7 @@ from .models import Group, Poster
 from .network import MediaRef, Network, ScreenEntry, load_network
 from .resolver import Segment, _local_instant, _to_dt, resolve
 from .rules import RuleError, ScreenRules
+from .spreadsheet import safe_cell
 
 # Three-digit names keep the files in play order in any controller's name sort.
 MAX_FILES = 999
@@ -410,7 +411,8 @@ def _playlist(f: Folder) -> str:
         "# file\tseconds\tcontent\twhy",
     ]
     for name, seg in zip(f.names, f.loop.plays, strict=True):
-        lines.append(f"{name}\t{_seconds(seg.end - seg.start)}\t{seg.item.key}\t{seg.source}")
+        cells = (name, _seconds(seg.end - seg.start), seg.item.key, seg.source)
+        lines.append("\t".join(str(safe_cell(cell)) for cell in cells))  # opened in spreadsheets too
     return _BOM + "\r\n".join(lines) + "\r\n"
 
 

@@ -257,6 +257,8 @@ class Pairing(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     screen_id: Mapped[str | None] = mapped_column(ForeignKey("screens.id", ondelete="CASCADE"), nullable=True)
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Keyed hash of the asking client's address (never the address): caps the codes one client holds open.
+    client: Mapped[str] = mapped_column(String(64), default="", server_default="", index=True)
 
 
 
@@ -395,3 +397,40 @@ class ScanCount(Base):
 
 # Monitoring and scan counting never change what a screen shows.
 _NOT_CONTENT = (*_NOT_CONTENT, ScreenPresence, ScreenEvent, ScanCode, ScanCount)
+
+
+# --- issue 13: believable proof of play and limits on anonymous endpoints --------------------------------------
+
+class PlayRefusal(Base):
+    """How many proof-of-play records were refused for one reason, over all workers (for /metrics)."""
+
+    __tablename__ = "play_refusals"
+
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AnonThrottle(Base):
+    """Failures of one kind (e.g. "claim": a pairing claim with a wrong code or secret) from one client, counted
+    in a window that starts at the first failure. client is a keyed hash of the address, never the address."""
+
+    __tablename__ = "anon_throttle"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class ScanSeen(Base):
+    """When a client (keyed hash of address and user agent) last had a scan of a code counted; kept for the
+    de-duplication window only."""
+
+    __tablename__ = "scan_seen"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+_NOT_CONTENT = (*_NOT_CONTENT, PlayRefusal, AnonThrottle, ScanSeen)

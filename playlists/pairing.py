@@ -3,19 +3,29 @@
 The player makes a secret, asks for a short code and shows it; staff approve the code for a screen; the
 player then claims a fresh device token with its secret. The code alone is worth nothing: only the browser
 that holds the secret can collect the token, once, and only before the code expires.
+
+Anyone may ask for a code, so the open codes are capped: PairingLimits.max_open in all, max_per_client per
+client address (an IPv6 address counts by its /64 network, which one household or attacker holds whole), so a
+flood from one address cannot use up the codes other players need; codes expire after `lifetime`. Claims with a
+wrong code or secret are counted per client address, and past claim_failures in one lifetime they are refused
+(ClaimThrottled) until that window ends. Addresses are kept only as keyed hashes (client_key).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .models import Pairing, Screen
+from .models import AnonThrottle, Pairing, Screen
 from .network import as_utc
 from .screens import hash_token, reissue_token
 
@@ -33,7 +43,43 @@ class PairingError(ValueError):
 
 
 class TooManyPairings(PairingError):
-    """Too many codes are waiting for approval."""
+    """Too many codes are waiting for approval, in all or from this client."""
+
+
+class ClaimThrottled(PairingError):
+    """Too many wrong claims from this client; retry_after_s says when it may try again."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class PairingLimits:
+    """How long codes live, how many may be open (in all and per client), how many wrong claims a client may make
+    in one lifetime."""
+
+    lifetime: timedelta = LIFETIME
+    max_open: int = MAX_OPEN
+    max_per_client: int = 10
+    claim_failures: int = 20
+
+
+def client_key(secret: str | bytes, address: str, user_agent: str | None = None) -> str:
+    """A keyed hash (HMAC-SHA256, hex) standing for a client: its address (an IPv6 address by its /64 network),
+    and its user agent when given. The address itself is never stored; without the key it cannot be recovered
+    by trying every address."""
+    try:
+        ip = ipaddress.ip_address((address or "").split("%")[0])
+        if ip.version == 6 and ip.ipv4_mapped is None:
+            address = str(ipaddress.ip_network(f"{ip}/64", strict=False))
+        elif ip.version == 6:
+            address = str(ip.ipv4_mapped)
+    except ValueError:
+        pass  # not an address (a test client, a unix socket): hashed as it is
+    key = secret.encode() if isinstance(secret, str) else secret
+    message = address if user_agent is None else f"{address}\n{user_agent}"
+    return hmac.new(key, message.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
 def normalise_code(code: object) -> str:
@@ -55,17 +101,28 @@ def _check_secret(secret: object) -> str:
     return secret
 
 
-def start_pairing(session: Session, secret: object, now: datetime) -> Pairing:
-    """A new code for the player holding secret, valid for 15 minutes; expired codes are dropped on the way."""
+def start_pairing(session: Session, secret: object, now: datetime, client: str = "",
+                  limits: PairingLimits | None = None) -> Pairing:
+    """A new code for the player holding secret, valid for limits.lifetime; expired codes are dropped on the way.
+
+    Refuses (TooManyPairings) when limits.max_open codes are open, or limits.max_per_client from this client
+    (client_key of its address)."""
+    limits = limits or PairingLimits(max_open=MAX_OPEN)
     secret = _check_secret(secret)
     session.execute(delete(Pairing).where(Pairing.expires_at <= now))
-    if session.scalar(select(func.count()).select_from(Pairing)) >= MAX_OPEN:
-        raise TooManyPairings(f"too many players are waiting to be paired (at most {MAX_OPEN}); try again later")
+    if client and session.scalar(select(func.count()).select_from(Pairing).where(Pairing.client == client)) \
+            >= limits.max_per_client:
+        raise TooManyPairings(f"this address already has {limits.max_per_client} pairing codes open (at most "
+                              f"{limits.max_per_client}); use one of them or wait until they expire")
+    if session.scalar(select(func.count()).select_from(Pairing)) >= limits.max_open:
+        raise TooManyPairings(f"too many players are waiting to be paired (at most {limits.max_open}); "
+                              "try again later")
     while True:
         code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
         if session.get(Pairing, code) is None:
             break
-    pairing = Pairing(code=code, secret_hash=hash_token(secret), created_at=now, expires_at=now + LIFETIME)
+    pairing = Pairing(code=code, secret_hash=hash_token(secret), created_at=now, expires_at=now + limits.lifetime,
+                      client=client)
     session.add(pairing)
     session.flush()
     return pairing
@@ -103,3 +160,39 @@ def claim_pairing(session: Session, code: object, secret: object, now: datetime)
     screen_id = pairing.screen_id
     session.delete(pairing)
     return screen_id, reissue_token(session, screen_id, now)
+
+
+# --- wrong claims, counted per client ---------------------------------------------------------------------------
+
+def check_claims_allowed(session: Session, client: str, now: datetime, limits: PairingLimits) -> None:
+    """Refuse (ClaimThrottled) a client that made limits.claim_failures wrong claims in the current window."""
+    row = session.get(AnonThrottle, ("claim", client))
+    if row is None or row.count < limits.claim_failures:
+        return
+    ends = as_utc(row.window_start) + limits.lifetime
+    if ends > now:
+        raise ClaimThrottled(f"too many wrong pairing claims from this address (at most {limits.claim_failures} in "
+                             f"{int(limits.lifetime.total_seconds() // 60)} minutes); try again later",
+                             max(1, int((ends - now).total_seconds() + 0.999)))
+
+
+def note_claim_failure(session: Session, client: str, now: datetime, limits: PairingLimits) -> None:
+    """Count a wrong claim of client, atomically (concurrent claims cannot slip past the limit); windows that
+    ended are reset, and rows of ended windows are removed on the way."""
+    now = now.astimezone(UTC)
+    expired_before = now - limits.lifetime
+    session.execute(delete(AnonThrottle).where(AnonThrottle.kind == "claim",
+                                               AnonThrottle.window_start <= expired_before,
+                                               AnonThrottle.client != client))
+    dialect = session.get_bind().dialect.name
+    stale = AnonThrottle.window_start <= expired_before
+    if dialect in ("sqlite", "postgresql"):
+        insert = (sqlite if dialect == "sqlite" else postgresql).insert(AnonThrottle)
+        session.execute(insert.values(kind="claim", client=client, window_start=now, count=1).on_conflict_do_update(
+            index_elements=[AnonThrottle.kind, AnonThrottle.client],
+            set_={"count": case((stale, 1), else_=AnonThrottle.count + 1),
+                  "window_start": case((stale, now), else_=AnonThrottle.window_start)}))
+    elif not session.execute(update(AnonThrottle).where(AnonThrottle.kind == "claim", AnonThrottle.client == client)
+                             .values(count=case((stale, 1), else_=AnonThrottle.count + 1),
+                                     window_start=case((stale, now), else_=AnonThrottle.window_start))).rowcount:
+        session.add(AnonThrottle(kind="claim", client=client, window_start=now, count=1))

@@ -7,7 +7,9 @@ plays not rolled up yet), so a report over months costs a few small queries a da
 Scan attribution: a poster that opts in gets a short code, and its QR then reads <public base URL>/go/<code>
 instead of its own URL (which stays the default, and is where computers are sent). Screens can have codes of
 their own for that poster (code_for), so a scan names the poster and the screen. A scan stores a count per
-code, day and kind of phone: no address, no user agent, nothing about the person.
+code, day and kind of phone: no address, no user agent, nothing about the person. To count a phone once per
+code within a window (so a loop cannot inflate a site's figures), a keyed hash of its address and user agent is
+kept with the code for that window only (ScanSeen), then removed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -29,7 +31,7 @@ from sqlalchemy.orm import Session
 from renderer import PosterSpec
 
 from . import content
-from .models import Media, Play, PlayHour, Poster, ScanCode, ScanCount
+from .models import Media, Play, PlayHour, Poster, ScanCode, ScanCount, ScanSeen
 from .network import ScreenEntry
 
 CAMPAIGN_TZ = "Asia/Ho_Chi_Minh"
@@ -250,15 +252,44 @@ def platform(user_agent: str) -> str:
     return "web"
 
 
-def record_scan(session: Session, code: str, user_agent: str, now: datetime,
-                tz: str = CAMPAIGN_TZ) -> tuple[ScanCode, str] | None:
-    """Count one scan of code and return (the code, the platform); None for an unknown code (nothing counted)."""
+SCAN_WINDOW = timedelta(minutes=30)
+
+
+def _first_in_window(session: Session, code: str, client: str, now: datetime, window: timedelta) -> bool:
+    """True (and the client's mark set to now) unless this client had a scan of code counted within window.
+
+    One statement decides, so two scans from one phone at once count once; marks older than window are removed.
+    """
+    now = now.astimezone(UTC)
+    since = now - window
+    session.execute(delete(ScanSeen).where(ScanSeen.at <= since))
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = (sqlite if dialect == "sqlite" else postgresql).insert(ScanSeen)
+        # The row was just pruned if its mark is old, so any conflict means a scan inside the window.
+        result = session.execute(insert.values(code=code, client=client, at=now).on_conflict_do_nothing())
+        return result.rowcount == 1
+    if session.get(ScanSeen, (code, client)) is not None:
+        return False
+    session.add(ScanSeen(code=code, client=client, at=now))
+    return True
+
+
+def record_scan(session: Session, code: str, user_agent: str, now: datetime, tz: str = CAMPAIGN_TZ,
+                client: str | None = None, window: timedelta = SCAN_WINDOW) -> tuple[ScanCode, str] | None:
+    """Count one scan of code and return (the code, the platform); None for an unknown code (nothing counted).
+
+    With client (a keyed hash of the phone's address and user agent, never the address), a scan of the same code
+    by the same client within window is not counted again, but still returns the code (the phone is redirected).
+    """
     if not isinstance(code, str) or not _CODE.match(code.upper()):
         return None
     row = session.get(ScanCode, code.upper())
     if row is None:
         return None
     kind = platform(user_agent)
+    if client is not None and not _first_in_window(session, row.code, client, now, window):
+        return row, kind
     day = now.astimezone(ZoneInfo(tz)).date()
     # Counted in the database, so simultaneous scans never lose one.
     dialect = session.get_bind().dialect.name

@@ -33,6 +33,20 @@ def create_app(test_config: dict | None = None) -> Flask:
         # One second keeps the poll path free of queries under load, and a change (or a revoked token)
         # reaches every worker within that second.
         REVISION_CHECK_S=1.0,
+        # Proof of play (playlists/reports.py): a record must fit the screen's schedule within PLAYS_EDGE_S seconds
+        # at segment edges and overlaps, end no later than PLAYS_CLOCK_SKEW_S after the server's now, start within
+        # PLAYS_KEEP_DAYS; a batch holds at most PLAYS_MAX_BATCH records.
+        PLAYS_EDGE_S=5,
+        PLAYS_CLOCK_SKEW_S=300,
+        PLAYS_MAX_BATCH=500,
+        # Pairing (playlists/pairing.py): codes live PAIRING_LIFETIME_S; at most PAIRING_MAX_OPEN open at once and
+        # PAIRING_MAX_PER_CLIENT per client address; PAIRING_CLAIM_FAILURES wrong claims per address per lifetime.
+        PAIRING_LIFETIME_S=900,
+        PAIRING_MAX_OPEN=1000,
+        PAIRING_MAX_PER_CLIENT=10,
+        PAIRING_CLAIM_FAILURES=20,
+        # /go/<code>: one scan counted per client (address and user agent) and code in this window.
+        SCAN_WINDOW_MIN=30,
         # Scheduler: overrides are removed this long after they end; raw proof-of-play records are kept this
         # many days once counted into hourly totals; SQLite backups kept.
         OVERRIDE_KEEP_HOURS=24,

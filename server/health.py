@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from playlists.models import Media, OverrideRow, Play, PlayHour, Revision, Screen, ScreenStatus
 from playlists.monitoring import state_at, thresholds
+from playlists.reports import refusal_counts
 
 from .db import get_manifests, get_session
 from .player import now
@@ -74,6 +75,9 @@ def metrics():
     _metric(lines, "signage_overrides_active", "gauge", "Emergency overrides on screen now.", {"": active})
     _metric(lines, "signage_plays", "counter", "Proof-of-play records received (rolled up and raw).",
             {"": rolled + raw})
+    # Counted in the database, so every worker reports the same figures.
+    _metric(lines, "signage_plays_refused", "counter", "Proof-of-play records refused, by reason.",
+            {f'{{reason="{reason}"}}': n for reason, n in refusal_counts(session).items()})
     _metric(lines, "signage_media_files", "gauge", "Media files in the store.",
             {"": session.scalar(select(func.count()).select_from(Media))})
     _metric(lines, "signage_content_revision", "gauge", "Changes to what screens show so far.",

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import qrcode
-from flask import Blueprint, Response, jsonify, render_template_string, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template_string, request, url_for
 
 from playlists.pairing import (
-    LIFETIME,
+    ClaimThrottled,
     PairingError,
+    PairingLimits,
     TooManyPairings,
+    check_claims_allowed,
     claim_pairing,
+    client_key,
     display_code,
     normalise_code,
+    note_claim_failure,
     open_pairing,
     start_pairing,
 )
@@ -31,32 +36,59 @@ def _secret(body: object) -> object:
     return body.get("secret") if isinstance(body, dict) else None
 
 
+def limits() -> PairingLimits:
+    """The app's pairing limits (PAIRING_* settings)."""
+    config = current_app.config
+    return PairingLimits(lifetime=timedelta(seconds=int(config["PAIRING_LIFETIME_S"])),
+                         max_open=int(config["PAIRING_MAX_OPEN"]), max_per_client=int(config["PAIRING_MAX_PER_CLIENT"]),
+                         claim_failures=int(config["PAIRING_CLAIM_FAILURES"]))
+
+
+def _client() -> str:
+    # request.remote_addr is the peer, or the client a trusted proxy names (TRUSTED_PROXIES, ProxyFix).
+    return client_key(current_app.config["SECRET_KEY"], request.remote_addr or "")
+
+
+def _too_many(message: str, retry_after_s: int):
+    response = error_response(429, message)
+    response[0].headers["Retry-After"] = str(retry_after_s)
+    return response
+
+
 @bp.post("/api/v1/pairings")
 def start():
-    """201 with a new pairing code for the player that sent its secret."""
-    session = get_session()
+    """201 with a new pairing code for the player that sent its secret; 429 past the open-code caps."""
+    session, rules = get_session(), limits()
     try:
-        pairing = start_pairing(session, _secret(json_body()), now())
+        pairing = start_pairing(session, _secret(json_body()), now(), _client(), rules)
     except TooManyPairings as exc:
         session.rollback()
-        return error_response(429, str(exc))
+        return _too_many(str(exc), POLL_AFTER_S * 20)
     except PairingError as exc:
         session.rollback()
         return error_response(400, str(exc))
     session.commit()
     code = display_code(pairing.code)
-    return {"code": code, "expires_in_s": int(LIFETIME.total_seconds()), "poll_after_s": POLL_AFTER_S,
+    return {"code": code, "expires_in_s": int(rules.lifetime.total_seconds()), "poll_after_s": POLL_AFTER_S,
             "approve_url": url_for("pairing.approve_hint", code=code)}, 201
 
 
 @bp.post("/api/v1/pairings/<code>/claim")
 def claim(code: str):
-    """202 while the code waits for approval; 200 with the screen and its new token once, then 404."""
-    session = get_session()
+    """202 while the code waits for approval; 200 with the screen and its new token once, then 404; 429 (with
+    Retry-After) for an address that made too many wrong claims."""
+    session, rules, client, moment = get_session(), limits(), _client(), now()
+    body = json_body()
     try:
-        result = claim_pairing(session, code, _secret(json_body()), now())
+        check_claims_allowed(session, client, moment, rules)
+        result = claim_pairing(session, code, _secret(body), moment)
+    except ClaimThrottled as exc:
+        session.rollback()
+        return _too_many(str(exc), exc.retry_after_s)
     except PairingError as exc:
         session.rollback()
+        note_claim_failure(session, client, moment, rules)
+        session.commit()
         return error_response(404, str(exc))
     if result is None:
         return {"status": "waiting"}, 202

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Response, abort, current_app, g, request, send_file
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from assets.store import StoreError
-from playlists.reports import ReportError, record_heartbeat, record_plays
+from playlists.reports import PlayChecks, ReportError, record_heartbeat, record_plays
 from playlists.resolver import now as resolve_now
 from playlists.rules import RuleError
 from playlists.screens import token_matches
@@ -31,23 +31,37 @@ def now() -> datetime:
     return clock() if clock else datetime.now(UTC)
 
 
+# RFC 6750 section 3: a request without a bearer token gets the challenge alone; a token that is wrong, revoked,
+# or not this screen's gets error="invalid_token" (parameters may come in any order; error first keeps the
+# contract's text `Bearer error="invalid_token"` whole). Either way 401 tells a player to pair again.
+CHALLENGE = 'Bearer realm="screens"'
+INVALID_TOKEN = 'Bearer error="invalid_token", realm="screens"'
+
+
+def unauthorised(challenge: str, message: str):
+    """The 401 JSON answer with its WWW-Authenticate challenge."""
+    response = error_response(401, message)
+    response[0].headers["WWW-Authenticate"] = challenge
+    response[0].headers["Cache-Control"] = "no-store"
+    return response
+
+
 def require_screen(view):
-    """Let a request through only with the device token of the screen in its URL."""
+    """Let a request through only with the device token of the screen in its URL; 401 otherwise."""
 
     @functools.wraps(view)
     def wrapped(screen_id: str, **kwargs):
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            response = error_response(401, "a device token is required: Authorization: Bearer <token>")
-            response[0].headers["WWW-Authenticate"] = 'Bearer realm="screens"'
-            return response
+            return unauthorised(CHALLENGE, "a device token is required: Authorization: Bearer <token>")
         # The snapshot holds every screen's token digest, so a poll needs no query beyond the revision check.
         network = get_manifests().network()
         screen = network.screens.get(screen_id)
         if not token_matches(screen.token_hash if screen is not None else None, token.strip()):
-            # The same answer whether the screen is unknown or the token belongs to another one.
-            return error_response(404, "no such screen for this token")
+            # The same answer whether the screen is unknown, the token revoked or another screen's: nobody
+            # learns which screens exist, and the player knows to pair again.
+            return unauthorised(INVALID_TOKEN, "this device token is not valid for this screen: pair the player again")
         g.screen, g.network = screen, network
         return view(screen_id=screen_id, **kwargs)
 
@@ -63,7 +77,8 @@ def json_body():
         raise RequestEntityTooLarge(f"body too large: expected at most {MAX_REPORT_BYTES} bytes")
     try:
         return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: nesting deep enough to exhaust the parser's stack ([[[[...).
         abort(400, "malformed JSON body")
 
 
@@ -81,18 +96,33 @@ def heartbeat(screen_id: str):
     return "", 204
 
 
+def play_checks() -> PlayChecks:
+    """What a play of this request's screen must fit: its rules now, and the app's tolerances."""
+    config = current_app.config
+    return PlayChecks(rules=g.network.rules_for(g.screen), keep=timedelta(days=float(config["PLAYS_KEEP_DAYS"])),
+                      clock_skew=timedelta(seconds=float(config["PLAYS_CLOCK_SKEW_S"])),
+                      edge=timedelta(seconds=float(config["PLAYS_EDGE_S"])))
+
+
 @bp.post("/api/v1/screens/<screen_id>/plays")
 @require_screen
 def plays(screen_id: str):
-    """Record a batch of proof-of-play records; 202 with how many were new."""
+    """Judge a batch of proof-of-play records one by one; 202 with how many were accepted, known, refused and why.
+
+    400 (nothing stored) for a batch that is not well formed; 503 while the screen's content cannot be resolved.
+    """
     session = get_session()
     try:
-        fresh = record_plays(session, screen_id, json_body(), now())
+        outcome = record_plays(session, screen_id, json_body(), now(), play_checks,
+                               int(current_app.config["PLAYS_MAX_BATCH"]))
     except ReportError as exc:
         session.rollback()
         return error_response(400, str(exc))
+    except RuleError as exc:
+        session.rollback()
+        return _not_ready(exc)
     session.commit()
-    return {"accepted": fresh}, 202
+    return outcome.as_json(), 202
 
 
 def _not_ready(exc: RuleError):

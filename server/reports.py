@@ -6,8 +6,6 @@ or off per poster. /go/<code> is public: phones that scan a poster land there.
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, timedelta
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
@@ -20,6 +18,8 @@ from sqlalchemy import select
 from playlists import content
 from playlists.content import ContentError
 from playlists.models import Poster, ScanCode
+from playlists.pairing import client_key
+from playlists.spreadsheet import csv_text
 from playlists.stats import (
     CAMPAIGN_TZ,
     PlayReport,
@@ -91,11 +91,9 @@ def index():
 def plays_csv():
     """The report's rows as CSV (UTF-8 with a byte-order mark, so spreadsheet programs read Vietnamese right)."""
     report = _report()
-    out = io.StringIO()
-    out.write("\ufeff")
-    csv.writer(out, lineterminator="\r\n").writerows(report.csv_rows())
     name = f"plays_{report.start.isoformat()}_{report.end.isoformat()}.csv"
-    return Response(out.getvalue(), mimetype="text/csv",
+    # Site and content names come from people and devices: no cell may become a formula (playlists.spreadsheet).
+    return Response(csv_text(report.csv_rows()), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
@@ -141,9 +139,13 @@ def _base_url() -> str:
 
 @go.get("/go/<code>")
 def scan(code: str):
-    """Count a scan (no address, no user agent kept) and send the phone to its store, or to the website."""
+    """Count a scan, once per phone and code within SCAN_WINDOW_MIN (only a keyed hash of address and user agent
+    is kept, for that window), and send the phone to its store, or to the website."""
     session = get_session()
-    found = record_scan(session, code, request.user_agent.string, now())
+    agent = request.user_agent.string
+    client = client_key(current_app.config["SECRET_KEY"], request.remote_addr or "", agent)
+    found = record_scan(session, code, agent, now(), client=client,
+                        window=timedelta(minutes=float(current_app.config["SCAN_WINDOW_MIN"])))
     session.commit()
     kind = found[1] if found else None
     website = found[0].website_url if found else DEFAULT_URL

@@ -241,9 +241,12 @@ def test_a_screen_in_another_time_zone_runs_on_its_own_clock(app, client):
 def test_a_screen_only_sees_its_own_manifest(app, client):
     r = client.get("/api/v1/screens/bx-nam-1/manifest", headers=auth(app, "bx-bac-1"))
     unknown = client.get("/api/v1/screens/nowhere/manifest", headers=auth(app, "bx-bac-1"))
-    assert r.status_code == unknown.status_code == 404 and r.get_json() == unknown.get_json()
+    # 401 with RFC 6750's invalid_token, the same whether the screen exists or not: the player pairs again.
+    assert r.status_code == unknown.status_code == 401 and r.get_json() == unknown.get_json()
+    assert r.headers["WWW-Authenticate"] == unknown.headers["WWW-Authenticate"]
+    assert r.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
     assert client.get("/api/v1/screens/bx-bac-1/manifest").status_code == 401
-    assert client.get("/api/v1/screens/bx-nam-1/now.png", headers=auth(app, "bx-bac-1")).status_code == 404
+    assert client.get("/api/v1/screens/bx-nam-1/now.png", headers=auth(app, "bx-bac-1")).status_code == 401
 
 
 def test_a_reissued_token_stops_the_old_one_at_once(app, client):
@@ -253,7 +256,7 @@ def test_a_reissued_token_stops_the_old_one_at_once(app, client):
         session = get_session()
         new = reissue_token(session, "bx-bac-1", NOW)
         session.commit()
-    assert client.get("/api/v1/screens/bx-bac-1/manifest", headers=old).status_code == 404
+    assert client.get("/api/v1/screens/bx-bac-1/manifest", headers=old).status_code == 401
     assert client.get("/api/v1/screens/bx-bac-1/manifest",
                       headers={"Authorization": f"Bearer {new}"}).status_code == 200
 
@@ -284,4 +287,4 @@ def test_the_fast_path_and_the_flask_view_give_the_same_answers(app, client):
             assert fast.headers.get(name) == slow.headers.get(name), (extra, name)
     # Whatever the fast path does not answer, the app does, with the contract's errors.
     assert client.get("/api/v1/screens/bx-bac-1/manifest").status_code == 401
-    assert client.get("/api/v1/screens/bx-bac-1/manifest", headers=auth(app, "bx-nam-1")).status_code == 404
+    assert client.get("/api/v1/screens/bx-bac-1/manifest", headers=auth(app, "bx-nam-1")).status_code == 401

@@ -256,7 +256,7 @@ def test_pairing_end_to_end(browser, live_server):
         # 192x96 scaled by 640/192 is 640x320, centred between black bands of 20 px.
         assert manifest.shown(png(page.screenshot()).crop((0, 20, 640, 340)).resize((W, H)), tolerance=12) == due
     # A new token was issued at the claim: the one printed by `screen add` no longer opens the screen.
-    assert live_server.get("/api/v1/screens/bx-nam-1/manifest", data["tokens"]["bx-nam-1"])[0] == 404
+    assert live_server.get("/api/v1/screens/bx-nam-1/manifest", data["tokens"]["bx-nam-1"])[0] == 401
 
 
 def test_an_image_that_fails_to_load_is_skipped_never_broken_and_shown_once_it_loads(browser, live_server):
