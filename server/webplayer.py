@@ -16,9 +16,11 @@ bp = Blueprint("webplayer", __name__, url_prefix="/player")
 PLAYER_VERSION = "1.0.0"
 # The format of screen ids (playlists.screens); anything else cannot be a screen, so the page is not served.
 _SCREEN_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-# The page and its script come from this server only; media and QR codes are same-origin images.
+# The page and its script come from this server only; media and QR codes are same-origin images. Unlike the
+# console (server/security.py), pages of this server may frame it (the operator preview does); it has no form.
 _CSP = ("default-src 'self'; img-src 'self' blob: data:; script-src 'self'; style-src 'self'; "
-        "connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'")
+        "connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'self'")
 
 
 def _page(screen_id: str | None):
