@@ -5,8 +5,10 @@ provincial letter asks for ("nhắc lại định kỳ").
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, time
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,6 +19,11 @@ from . import content
 from .models import Screen, User
 from .screens import add_screen
 from .users import add_user, audit
+
+# The administrator the demo creates, and the owner-only file in the instance folder that keeps the secrets made
+# at first start (this admin's password, the players' links with their tokens) until that password is changed.
+DEMO_ADMIN = "admin"
+FIRST_START_SECRETS = "first-start-secrets.txt"
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,40 @@ def seed(session: Session, store: MediaStore, now: datetime) -> tuple[str, dict[
     content.add_schedule(session, led.id, name="LED ngoài trời", groups=["led"], priority=2)
     content.add_reminder(session, p["reminder"], duration_s=20, every_min=15, everywhere=True,
                          name="Nhắc lại định kỳ")
-    _user, password = add_user(session, "admin", "admin", now)
+    _user, password = add_user(session, DEMO_ADMIN, "admin", now)
     audit(session, "serve", "demo.seed", "network", now, after={"screens": [s.id for s in SCREENS]})
     content.sync_renditions(session, store, now)
     return password, tokens
+
+
+def keep_first_start_secrets(instance_path: str | os.PathLike, text: str) -> Path:
+    """Write text to the instance's first-start secrets file, owner-only (0600) from its creation; returns its path.
+
+    Written whole or not at all (temporary file, fsync, rename)."""
+    path = Path(instance_path) / FIRST_START_SECRETS
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def first_start_secrets(instance_path: str | os.PathLike) -> Path | None:
+    """The path of the first-start secrets file, or None once it is gone."""
+    path = Path(instance_path) / FIRST_START_SECRETS
+    return path if path.is_file() else None
+
+
+def forget_first_start_secrets(instance_path: str | os.PathLike, username: str) -> bool:
+    """Delete the first-start secrets file when `username` is the demo's admin (call it after that user's
+    password changed: the file's password no longer works). True when a file was deleted."""
+    if username != DEMO_ADMIN:
+        return False
+    try:
+        (Path(instance_path) / FIRST_START_SECRETS).unlink()
+    except FileNotFoundError:
+        return False
+    return True

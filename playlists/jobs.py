@@ -7,6 +7,7 @@ changes nothing the second time. `server.scheduler` runs them on a timetable, in
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -119,9 +120,12 @@ def backup_sqlite(engine: Engine, folder: Path, now: datetime, keep: int) -> Pat
     if engine.dialect.name != "sqlite":
         return None
     source_path = engine.url.database
-    folder.mkdir(parents=True, exist_ok=True)
+    # A backup holds everything the database does (password hashes, token digests): owner-only, like it.
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = folder / f"signage-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}.db"
     partial = target.with_suffix(".db.partial")
+    partial.unlink(missing_ok=True)  # left by a crash; it may predate owner-only modes
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     source = sqlite3.connect(source_path)
     try:
         copy = sqlite3.connect(partial)

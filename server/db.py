@@ -6,6 +6,7 @@ import os
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from assets.store import FileStore
@@ -24,6 +25,7 @@ def init_app(app: Flask) -> None:
         app.config["DATABASE_URL"] = default_database_url(app)
     if not app.config.get("MEDIA_DIR"):
         app.config["MEDIA_DIR"] = os.path.join(app.instance_path, "media")
+    _private_sqlite_file(app.config["DATABASE_URL"])
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["signage.engine"] = engine
     app.extensions["signage.sessions"] = session_factory(engine)
@@ -33,6 +35,19 @@ def init_app(app: Flask) -> None:
         check_interval_s=float(app.config["REVISION_CHECK_S"]),
     )
     app.teardown_appcontext(_close_session)
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create an SQLite database file owner-only (0600) before SQLite does; its -wal and -shm files take
+    the database file's mode, so they are owner-only too. Other databases, and existing files, are left alone."""
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
+        return
+    from .security import create_private
+
+    if os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        create_private(path)
 
 
 def get_engine() -> Engine:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
 import tempfile
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -14,6 +16,7 @@ from playlists.monitoring import state_at, thresholds
 from playlists.reports import refusal_counts
 
 from .db import get_manifests, get_session
+from .errors import error_response
 from .player import now
 
 bp = Blueprint("health", __name__)
@@ -53,12 +56,46 @@ def _metric(lines: list[str], name: str, kind: str, help_text: str, samples: dic
     lines += [f"{name}{labels} {value:g}" for labels, value in samples.items()]
 
 
+def _loopback_direct() -> bool:
+    """True for a client on this machine that did not come through a proxy (which would forward for someone)."""
+    if "Forwarded" in request.headers or "X-Forwarded-For" in request.headers:
+        return False
+    try:
+        return ipaddress.ip_address((request.remote_addr or "").split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _metrics_refusal():
+    """None when the caller may read /metrics; else the 401 or 403 answer."""
+    configured = current_app.config.get("METRICS_TOKEN") or ""
+    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
+    if configured and scheme.lower() == "bearer" and token.strip():
+        if hmac.compare_digest(token.strip().encode(), str(configured).encode()):
+            return None
+        response = error_response(401, "wrong metrics token")
+        response[0].headers["WWW-Authenticate"] = 'Bearer realm="metrics", error="invalid_token"'
+        return response
+    if _loopback_direct():
+        return None
+    if not configured:
+        return error_response(403, "metrics are served to loopback clients only (set METRICS_TOKEN to allow "
+                                   "others with Authorization: Bearer <token>)")
+    response = error_response(401, "metrics need Authorization: Bearer <METRICS_TOKEN>")
+    response[0].headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    return response
+
+
 @bp.get("/metrics")
 def metrics():
     """Prometheus text format: screens by state, plays, content revision, and this worker's manifest builds.
 
-    Counts only, nothing personal; on a public address, let the proxy keep it to the monitoring system.
+    Counts only, nothing personal; answered to loopback clients (not forwarded by a proxy) and to callers with
+    the METRICS_TOKEN bearer token; others get 403 (no token configured) or 401.
     """
+    refusal = _metrics_refusal()
+    if refusal is not None:
+        return refusal
     session, moment = get_session(), now()
     limits = thresholds(float(current_app.config["POLL_AFTER_S"]))
     seen = dict(session.execute(select(ScreenStatus.screen_id, ScreenStatus.last_seen_at)).all())

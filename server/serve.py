@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable, Mapping
 
 from gunicorn.app.base import BaseApplication
 
@@ -11,10 +12,14 @@ from . import create_app, instance_dir
 
 
 class _Gunicorn(BaseApplication):
-    """Gunicorn with its options given here rather than read from the command line."""
+    """Gunicorn with its options given here rather than read from the command line.
 
-    def __init__(self, app, options: dict) -> None:
-        self.application, self.options = app, options
+    `load` makes the WSGI app in each worker, after the gevent worker has patched the standard library, so that
+    the app's locks and connection pools are gevent's (a thread lock taken before the patch would block the
+    whole worker should a request wait while holding it)."""
+
+    def __init__(self, load: Callable[[], Callable], options: dict) -> None:
+        self.loader, self.options = load, options
         super().__init__()
 
     def load_config(self) -> None:
@@ -22,21 +27,44 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        return self.application
+        return self.loader()
 
 
-def gunicorn_options(host: str, port: int, workers: int, access_log: bool = False) -> dict:
-    """The project's gunicorn settings; the poll benchmark runs its bare-Flask floor on the very same ones."""
+def gunicorn_options(host: str, port: int, workers: int, config: Mapping, access_log: bool = False) -> dict:
+    """The project's gunicorn settings; the poll benchmark runs its bare-Flask floor on the very same ones.
+
+    config is the app's configuration, where the limits below are settings (defaults in create_app)."""
+    from .worker import SignageWorker
+
     return {
         "bind": f"{host}:{port}",
         # One worker per core is the usual start: each poll is short CPU work and the manifest cache lives
         # per worker, so more workers mean more copies of it without more throughput.
         "workers": workers,
-        # gthread: players keep connections alive between polls; threads let one worker hold many idle
-        # keep-alive connections and overlap the short waits on the database, with no async rewrite.
-        "worker_class": "gthread",
-        "threads": 8,
+        # gevent, not gthread: a gthread worker gives a thread to each connection as soon as its first byte
+        # arrives and that thread then blocks until the request is complete, so a few dozen clients sending
+        # their headers or bodies a byte at a time held every thread of every worker and stalled all answers
+        # for a minute. Under gevent a waiting connection costs a greenlet (a few KB) and a file descriptor,
+        # not a thread: with 1,000 slowloris connections open, /healthz and a manifest poll still answer in
+        # milliseconds (tests/test_slow_clients.py). Our requests are short CPU work on a cache or a local
+        # database, so nothing is lost by one loop per worker; the one long CPU job, decoding an upload, runs
+        # in a thread off the loop (server.worker.run_heavy). Request buffering in a proxy (nginx) does the
+        # same in front of gthread, but the embedded default has no proxy. gevent alone does not time out a
+        # client that never finishes its headers or body: SignageWorker adds those deadlines (see
+        # server/worker.py): HEADER_TIMEOUT_S for a request's line and headers, BODY_TIMEOUT_S for each read
+        # of a body (and each 64 KiB of an answer), gunicorn's keepalive between requests.
+        "worker_class": type("SignageWorker", (SignageWorker,), {
+            "header_timeout": float(config["HEADER_TIMEOUT_S"]), "body_timeout": float(config["BODY_TIMEOUT_S"]),
+            "max_body": int(config["MAX_CONTENT_LENGTH"])}),
+        # Connections a worker holds at once (idle keep-alive and slow ones included); past this it stops
+        # accepting until one closes. The worker raises its file-descriptor limit to match.
+        "worker_connections": int(config["WORKER_CONNECTIONS"]),
         "keepalive": 75,
+        # A worker is replaced (gracefully) after about this many requests, which hands back to the system
+        # whatever memory a large upload's decode left fragmented; the jitter keeps workers from restarting
+        # together. 0 turns it off.
+        "max_requests": int(config["WORKER_MAX_REQUESTS"]),
+        "max_requests_jitter": int(config["WORKER_MAX_REQUESTS_JITTER"]),
         # Off by default: 10,000 screens polling every 30 s would write 330 lines a second; a proxy in
         # front usually logs anyway. Errors are always logged.
         "accesslog": "-" if access_log else None,
@@ -65,19 +93,28 @@ def run(host: str, port: int, workers: int, access_log: bool = False, demo: bool
         _print_demo(base, *seeded)
     child = _start_scheduler() if scheduler else None
     try:
-        _Gunicorn(app, gunicorn_options(host, port, workers, access_log)).run()
+        _Gunicorn(create_app, gunicorn_options(host, port, workers, app.config, access_log)).run()
     finally:
         if child is not None:
             _stop(child)
 
 
 def _seed_demo(app) -> tuple[str, dict[str, str]] | None:
-    from playlists.demo import is_empty, seed
+    """Seed the demo on an empty instance and return its secrets; on later starts say where they are kept.
+
+    Also warns about secret files of the instance that other users can read."""
+    from playlists.demo import first_start_secrets, is_empty, seed
 
     from .db import get_session, get_store
+    from .security import warn_readable_secrets
 
+    warn_readable_secrets(app)
     session = get_session()
     if not is_empty(session):
+        kept = first_start_secrets(app.instance_path)
+        if kept is not None:
+            print(f"  first-start secrets (admin password, player links) are in {kept} "
+                  "until the admin changes that password", flush=True)
         return None
     print("Empty instance: creating the demo network of Thừa Thiên Huế (rendering its posters)...", flush=True)
     from datetime import UTC, datetime
@@ -88,9 +125,15 @@ def _seed_demo(app) -> tuple[str, dict[str, str]] | None:
 
 
 def _print_demo(base: str, password: str, tokens: dict[str, str]) -> None:
-    print("  players (each link carries its screen's token; it is kept by the browser, not sent in URLs):")
-    for screen_id, token in tokens.items():
-        print(f"    {base}/player/{screen_id}#token={token}")
+    """Show the demo's secrets this once, after keeping them in the instance's owner-only file."""
+    from playlists.demo import keep_first_start_secrets
+
+    lines = ["  players (each link carries its screen's token; it is kept by the browser, not sent in URLs):"]
+    lines += [f"    {base}/player/{screen_id}#token={token}" for screen_id, token in tokens.items()]
+    kept = keep_first_start_secrets(instance_dir(), "\n".join(
+        lines + ["  log in to the console as admin with this password:", password, ""]))
+    print("\n".join(lines))
+    print(f"  kept (owner-only) in {kept} until the admin changes the password; later starts print only its path")
     print("  log in to the console as admin with this password (shown once):", flush=True)
     print(password, flush=True)
 

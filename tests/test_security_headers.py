@@ -176,3 +176,42 @@ def test_answers_that_carry_a_secret_are_never_stored(net):
                        headers={"Authorization": f"Bearer {token}"})
     assert created.status_code == 201 and created.get_json()["token"]
     assert created.headers["Cache-Control"] == "no-store"
+
+
+# --- /metrics: loopback or the configured bearer token -----------------------------------------------------------
+
+OUTSIDE = {"REMOTE_ADDR": "203.0.113.5"}
+
+
+def test_metrics_answer_loopback_clients_but_not_others_when_no_token_is_configured(net):
+    client = net.test_client()
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+    refused = client.get("/metrics", environ_base=OUTSIDE)
+    assert refused.status_code == 403
+    assert refused.get_json()["error"] == "Forbidden" and "METRICS_TOKEN" in refused.get_json()["message"]
+    # Through a proxy on this machine, the peer is loopback but the client is not: refused as well.
+    proxied = client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                         headers={"X-Forwarded-For": "203.0.113.5"})
+    assert proxied.status_code == 403
+    assert "signage_screens" not in refused.get_data(as_text=True) + proxied.get_data(as_text=True)
+
+
+def test_metrics_take_the_configured_bearer_token_from_anywhere(net):
+    client = net.test_client()
+    net.config["METRICS_TOKEN"] = "scrape-me-7f3a"
+    try:
+        ok = client.get("/metrics", environ_base=OUTSIDE, headers={"Authorization": "Bearer scrape-me-7f3a"})
+        assert ok.status_code == 200 and "signage_screens" in ok.get_data(as_text=True)
+        missing = client.get("/metrics", environ_base=OUTSIDE)
+        assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
+        for header in ("Bearer scrape-me-7f3b", "Bearer scrape-me-7f3a-and-more", "Bearer ", "Basic c2NyYXBl",
+                       "Bearer scrape-me-7f3ä"):
+            wrong = client.get("/metrics", environ_base=OUTSIDE, headers={"Authorization": header})
+            assert wrong.status_code == 401, header
+            assert wrong.get_json()["error"] == "Unauthorized"
+        # A wrong token is refused even from loopback: a scraper with a typo should learn it at once.
+        assert client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
+        assert client.get("/metrics").status_code == 200
+    finally:
+        net.config["METRICS_TOKEN"] = None
