@@ -38,8 +38,8 @@ def app(instance):
     return app
 
 
-def start(client, secret=SECRET):
-    r = client.post("/api/v1/pairings", json={"secret": secret})
+def start(client, secret=SECRET, address="127.0.0.1"):
+    r = client.post("/api/v1/pairings", json={"secret": secret}, environ_base={"REMOTE_ADDR": address})
     assert r.status_code == 201, r.get_json()
     return r.get_json()
 
@@ -63,7 +63,7 @@ def test_the_whole_pairing_from_code_to_a_working_token(app, client, runner):
     ok = client.get("/api/v1/screens/bx-bac-1/manifest", headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code in (200, 503)  # authorised (503 only means no media yet in this bare instance)
     old = client.get("/api/v1/screens/bx-bac-1/manifest", headers={"Authorization": f"Bearer {app.old_token}"})
-    assert old.status_code == 404
+    assert old.status_code == 401 and 'error="invalid_token"' in old.headers["WWW-Authenticate"]
     assert claim(client, code).status_code == 404  # used up
 
 
@@ -116,12 +116,12 @@ def test_the_approval_page_says_what_to_run(app, client):
     assert r.status_code == 200 and b"signage screen pair K7M-4QX --id SCREEN_ID" in r.data
 
 
-def test_open_codes_are_bounded(app, client, monkeypatch):
-    monkeypatch.setattr("playlists.pairing.MAX_OPEN", 2)
+def test_open_codes_are_bounded(app, client):
+    app.config["PAIRING_MAX_OPEN"] = 2
     start(client, "a" * 40)
-    start(client, "b" * 40)
-    r = client.post("/api/v1/pairings", json={"secret": "c" * 40})
-    assert r.status_code == 429
+    start(client, "b" * 40, address="198.51.100.2")
+    r = client.post("/api/v1/pairings", json={"secret": "c" * 40}, environ_base={"REMOTE_ADDR": "198.51.100.3"})
+    assert r.status_code == 429 and r.headers["Retry-After"]
     app.clock.at = NOW + timedelta(minutes=16)  # expired codes make room
     start(client, "c" * 40)
 

@@ -2,7 +2,8 @@
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
@@ -11,6 +12,9 @@ from playlists import stats
 from renderer.qr import decode
 from server.db import get_session, get_store
 from tests.test_preview import NOW, build_network, device, login
+
+
+HUE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @pytest.fixture
@@ -26,24 +30,29 @@ DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, 
 
 
 def send_plays(app, screen_id, plays):
-    """plays: (record id, item, start, seconds)."""
+    """plays: (record id, item, start, seconds); every one must be accepted or already known."""
     body = {"plays": [{"id": rid, "item": item, "started_at": start.isoformat(), "duration_s": seconds}
                       for rid, item, start, seconds in plays]}
     r = app.test_client().post(f"/api/v1/screens/{screen_id}/plays", headers=device(app, screen_id), json=body)
-    assert r.status_code == 202
+    assert r.status_code == 202 and r.get_json()["refused"] == 0, r.get_json()
+    return r.get_json()
+
+
+# 08:20:00 in Huế, when the stations' 25 s loop (a for 15 s, then b for 10 s) starts a round.
+LOOP = NOW - timedelta(seconds=5)
 
 
 @pytest.fixture
 def played(net):
-    """Plays on two days (Huế dates 26 and 27 November) at the north and south stations."""
+    """Plays on two days (Huế dates 26 and 27 November) at the north and south stations, as the schedule had them."""
     a, b = net.keys["a"], net.keys["b"]
-    day1 = NOW - timedelta(days=1)
+    day1 = LOOP - timedelta(days=1)
     send_plays(net, "bx-bac-1", [("n1", a, day1, 15), ("n2", b, day1 + timedelta(seconds=15), 10),
-                                 ("n3", a, NOW, 15), ("n4", a, NOW + timedelta(seconds=25), 15)])
-    send_plays(net, "bx-nam-1", [("s1", a, NOW, 15), ("s2", b, NOW + timedelta(seconds=15), 10)])
-    send_plays(net, "bx-bac-1", [("n3", a, NOW, 15)])  # a retried record counts once
-    # 23:30 on the 26th in Huế is 16:30 UTC: it belongs to the 26th, not to the UTC date.
-    send_plays(net, "bx-nam-1", [("s0", b, NOW.replace(hour=16, minute=30) - timedelta(days=1), 10)])
+                                 ("n3", a, LOOP, 15), ("n4", a, LOOP + timedelta(seconds=25), 15)])
+    send_plays(net, "bx-nam-1", [("s1", a, LOOP, 15), ("s2", b, LOOP + timedelta(seconds=15), 10)])
+    assert send_plays(net, "bx-bac-1", [("n3", a, LOOP, 15)])["duplicates"] == 1  # a retried record counts once
+    # 21:05:15 on the 26th in Huế (14:05:15 UTC), b's turn in the loop: a day is a local day.
+    send_plays(net, "bx-nam-1", [("s0", b, datetime(2026, 11, 26, 21, 5, 15, tzinfo=HUE), 10)])
     return net
 
 
@@ -68,7 +77,7 @@ def test_plays_rolled_into_hourly_totals_and_pruned_count_once(played):
         session = get_session()
         roll_up_plays(session, NOW, timedelta(0))  # everything counted into hours, raw records gone
         session.commit()
-    send_plays(played, "bx-bac-1", [("n5", played.keys["a"], NOW + timedelta(minutes=5), 15)])  # not rolled yet
+    send_plays(played, "bx-bac-1", [("n5", played.keys["a"], LOOP + timedelta(seconds=50), 15)])  # not rolled yet
     page = login(played, "binh").get(f"/reports/?{PERIOD}&lang=en").get_data(as_text=True)
     assert 'data-total-plays="8"' in page
 
@@ -137,7 +146,9 @@ def test_attribution_puts_a_go_code_in_the_qr_and_counts_scans_per_site(net):
         answer = phone.get(f"/go/{north}", headers={"User-Agent": agent})
         assert answer.status_code == 302 and answer.headers["Location"].startswith(target), agent
         assert answer.headers["Cache-Control"] == "no-store"
-    phone.get(f"/go/{north}", headers={"User-Agent": IPHONE})
+    phone.get(f"/go/{north}", headers={"User-Agent": IPHONE})  # the same phone again: counted once in 30 minutes
+    # Another iPhone, on another address: a second scan.
+    phone.get(f"/go/{north}", headers={"User-Agent": IPHONE}, environ_base={"REMOTE_ADDR": "203.0.113.7"})
     phone.get(f"/go/{code}", headers={"User-Agent": ANDROID})
     page = binh.get("/reports/?lang=en").get_data(as_text=True)
     scans = page[page.index('class="scans"'):]
