@@ -1,8 +1,14 @@
-"""The staff JSON API: posters, assets, playlists, schedules, reminders, overrides, screens and groups.
+"""The JSON API of staff (posters, assets, playlists, schedules, reminders, overrides, screens, groups) and its
+OpenAPI document, which also describes the players' and the pairing routes.
 
-Each route is declared once with `endpoint(...)`, which registers it, guards it with its role and records it
-for the OpenAPI document, so the document cannot forget a route. Every change runs in one transaction with
+Each staff route is declared once with `endpoint(...)`, which registers it, guards it with its role, validates
+its JSON body with its pydantic model (server/schemas.py) and records it for the OpenAPI document, so the
+document cannot forget a route nor drift from what the route accepts. Every change runs in one transaction with
 its audit entry and the media it needs (sync_renditions); a refused change leaves nothing behind.
+
+Bad input is answered 400 with {"error", "message"} naming the field (400 rather than 422 so that one status
+means "fix the request" whether the schema or the domain found the fault); a body over JSON_MAX_BYTES 413; a
+body that is not JSON 415.
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ import base64
 import functools
 import json
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from dataclasses import replace
+from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -34,47 +42,67 @@ from playlists.models import (
 from playlists.network import as_utc
 from playlists.screens import ScreenError, add_screen
 from playlists.users import audit
-from renderer import CATALOG, PosterSpec, RenderError, encode, get_profile, render_poster
+from renderer import PosterSpec, RenderError, encode, get_profile, render_poster
 
+from . import schemas
 from .auth import actor, require
 from .db import get_session, get_store
 from .errors import error_response
+from .openapi import Operation, document
 from .player import now
+from .worker import run_heavy
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-ROUTES: list[dict] = []  # what the OpenAPI document describes
-MAX_PREVIEWS = 6
+ROUTES: list[Operation] = []  # what the OpenAPI document describes of this blueprint
+MAX_PREVIEWS = schemas.MAX_PREVIEWS
 
 
 class BadRequest(ValueError):
     """A request body that is not what the route takes."""
 
 
-def endpoint(rule: str, method: str, role: str, summary: str, body: dict | None = None, status: int = 200):
-    """Register a route of this API: its role, and its line in the OpenAPI document."""
+def read_json(model: type[schemas.M]) -> schemas.M:
+    """The request's JSON body validated as model; BodyError (400, 413) or 415 when it is not JSON at all."""
+    limit = int(current_app.config["JSON_MAX_BYTES"])
+    if (request.content_length or 0) > limit:
+        raise schemas.BodyError(f"body too large: got {request.content_length} bytes, expected at most {limit}", 413)
+    raw = request.stream.read(limit + 1)
+    if not request.is_json:
+        if not raw and not request.mimetype:
+            raise schemas.BodyError("expected a JSON object body (Content-Type: application/json)")
+        raise schemas.BodyError(f"Content-Type: got {request.mimetype or 'none'!r}, expected application/json", 415)
+    return schemas.load(model, raw, max_bytes=limit, max_depth=int(current_app.config["JSON_MAX_DEPTH"]))
+
+
+def endpoint(rule: str, method: str, role: str, summary: str, body: type[BaseModel] | dict | None = None,
+             status: int = 200, answer: type[BaseModel] | None = None, many: bool = False, errors: tuple = ()):
+    """Register a route of this API: its role, its body model (validated before the view runs, passed as
+    body=...), and its line in the OpenAPI document. body={"file": "binary"} documents a multipart upload that
+    the view reads itself."""
 
     def decorator(view: Callable):
+        model = body if isinstance(body, type) else None
+
         @functools.wraps(view)
         def answering(*args, **kwargs):
             try:
+                if model is not None:
+                    kwargs["body"] = read_json(model)
                 return view(*args, **kwargs)
+            except schemas.BodyError as exc:
+                return error_response(exc.status, exc.message)
             except BadRequest as exc:
                 return error_response(400, str(exc))
 
         guarded = require(role)(answering)
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=guarded, methods=[method])
-        ROUTES.append({"rule": rule, "method": method.lower(), "role": role, "summary": summary, "body": body,
-                       "status": status})
+        codes = set(errors) | ({400, 409, 413, 415} if model is not None else set()) \
+            | ({404} if "<int:" in rule else set())
+        ROUTES.append(Operation(f"/api/v1{rule}", method, summary, ("staff",), role=role, request=body,
+                                status=status, answer=answer, many=many, errors=tuple(sorted(codes))))
         return guarded
 
     return decorator
-
-
-def _body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise BadRequest("expected a JSON object body (Content-Type: application/json)")
-    return data
 
 
 def _change(action: str, make: Callable, describe: Callable, status: int = 200):
@@ -103,50 +131,6 @@ def _target(action: str, doc: object) -> str:
     kind = action.split(".")[0]
     ident = doc.get("id") if isinstance(doc, dict) else None
     return f"{kind}:{ident}" if ident is not None else kind
-
-
-# --- parsing ----------------------------------------------------------------------------------------------
-
-def _opt(data: dict, key: str, parse: Callable, what: str):
-    value = data.get(key)
-    if value is None:
-        return None
-    try:
-        return parse(value)
-    except (TypeError, ValueError):
-        raise BadRequest(f"{key}: got {value!r:.60}, expected {what}") from None
-
-
-def _date(value: str) -> date:
-    return date.fromisoformat(value)
-
-
-def _time(value: str) -> time:
-    return time.fromisoformat(value)
-
-
-def _instant(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise ValueError("naive")
-    return moment
-
-
-def _targets(data: dict) -> dict:
-    screens, groups = data.get("screens", []), data.get("groups", [])
-    if not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in (screens, groups)):
-        raise BadRequest("screens and groups: expected lists of ids and group names")
-    everywhere = data.get("everywhere", False)
-    if not isinstance(everywhere, bool):
-        raise BadRequest(f"everywhere: got {everywhere!r}, expected true or false")
-    return {"screens": screens, "groups": groups, "everywhere": everywhere}
-
-
-def _items(data: dict) -> list[tuple[str, int]]:
-    items = data.get("items")
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise BadRequest('items: expected a list of {"content": "poster:1", "duration_s": 15}')
-    return [(i.get("content"), i.get("duration_s")) for i in items]
 
 
 # --- descriptions -----------------------------------------------------------------------------------------
@@ -216,45 +200,36 @@ def _one(model, ident, describe: Callable):
 
 # --- posters ----------------------------------------------------------------------------------------------
 
-@endpoint("/posters", "GET", "staff", "List posters with their renditions and QR reports")
+@endpoint("/posters", "GET", "staff", "List posters with their renditions and QR reports",
+          answer=schemas.PosterOut, many=True)
 def list_posters():
     return _list(Poster, _poster_doc, Poster.id)
 
 
 @endpoint("/posters", "POST", "staff", "Create a poster; it is rendered for every profile that shows it",
-          body={"name": "string", "spec": "PosterSpec"}, status=201)
-def create_poster():
-    data = _body()
-    return _change("poster.create", lambda s: content.add_poster(s, data.get("spec", {}), now(),
-                                                                  name=data.get("name") or ""), _poster_doc, 201)
+          body=schemas.PosterCreate, status=201, answer=schemas.PosterOut)
+def create_poster(body: schemas.PosterCreate):
+    return _change("poster.create", lambda s: content.add_poster(s, body.spec.spec(), now(), name=body.name),
+                   _poster_doc, 201)
 
 
-@endpoint("/posters/<int:poster_id>", "GET", "staff", "One poster")
+@endpoint("/posters/<int:poster_id>", "GET", "staff", "One poster", answer=schemas.PosterOut)
 def get_poster(poster_id: int):
     return _one(Poster, poster_id, _poster_doc)
 
 
 @endpoint("/posters/<int:poster_id>", "PUT", "staff", "Change what a poster says; it is rendered again",
-          body={"spec": "PosterSpec"})
-def update_poster(poster_id: int):
-    data = _body()
-    return _change("poster.update", lambda s: content.update_poster(s, poster_id, data.get("spec", {}), now()),
+          body=schemas.PosterUpdate, answer=schemas.PosterOut)
+def update_poster(poster_id: int, body: schemas.PosterUpdate):
+    return _change("poster.update", lambda s: content.update_poster(s, poster_id, body.spec.spec(), now()),
                    _poster_doc)
 
 
 @endpoint("/posters/preview", "POST", "staff", "Render a spec on some profiles without saving: PNG data URLs "
-          "and QR reports", body={"spec": "PosterSpec", "profiles": ["profile name"]})
-def preview_poster():
-    try:
-        data = _body()
-        spec = PosterSpec.from_dict(data.get("spec", {}))
-        names = data.get("profiles") or ["tv-1080p"]
-        if not isinstance(names, list) or not 0 < len(names) <= MAX_PREVIEWS or any(n not in CATALOG for n in names):
-            raise BadRequest(f"profiles: expected 1 to {MAX_PREVIEWS} of {', '.join(CATALOG)}")
-        spec.resolved()
-    except (BadRequest, RenderError) as exc:
-        return error_response(400, str(exc))
-    return jsonify({"previews": [_preview(spec, name) for name in names]})
+          "and QR reports", body=schemas.PreviewRequest, answer=schemas.Previews)
+def preview_poster(body: schemas.PreviewRequest):
+    spec = body.spec.spec()
+    return jsonify({"previews": [_preview(spec, name) for name in dict.fromkeys(body.profiles)]})
 
 
 def _preview(spec: PosterSpec, name: str) -> dict:
@@ -271,7 +246,7 @@ def _preview(spec: PosterSpec, name: str) -> dict:
 
 # --- assets -----------------------------------------------------------------------------------------------
 
-@endpoint("/assets", "GET", "staff", "List uploaded images")
+@endpoint("/assets", "GET", "staff", "List uploaded images", answer=schemas.MediaOut, many=True)
 def list_assets():
     rows = get_session().scalars(select(Media).where(Media.kind == "image").order_by(Media.created_at.desc()))
     return jsonify([_media_doc(m) for m in rows])
@@ -283,8 +258,14 @@ def upload_asset():
     upload = request.files.get("file")
     if upload is None:
         return error_response(400, "expected a multipart/form-data body with the image in the field `file`")
+    # Werkzeug has spooled the file to a temporary file (above 500 KB): ingest reads it from there, in a thread
+    # off the worker's event loop, one upload at a time per worker (server/worker.py), so that memory stays
+    # bounded however many arrive at once.
+    config = current_app.config
+    clean = functools.partial(ingest, upload.stream, upload.filename or "", max_bytes=config["UPLOAD_MAX_BYTES"],
+                              max_pixels=config["IMAGE_MAX_PIXELS"])
     try:
-        cleaned = ingest(upload.read(), upload.filename or "", max_bytes=current_app.config["UPLOAD_MAX_BYTES"])
+        cleaned = run_heavy(clean)
     except IngestError as exc:
         return error_response(exc.status, exc.message)
     session = get_session()
@@ -301,36 +282,48 @@ def upload_asset():
         doc = _media_doc(media) | {"notes": list(cleaned.notes)}
     return jsonify(doc), 201 if created else 200
 
+def _document_upload() -> None:
+    # The upload view reads its own multipart body; what it answers is written down here.
+    index = next(i for i, op in enumerate(ROUTES) if op.rule == "/api/v1/assets" and op.method == "POST")
+    ROUTES[index] = replace(ROUTES[index], answer=schemas.MediaOut, errors=(400, 409, 413, 415), more={
+        200: ("the same image was uploaded before: nothing new is stored", schemas.MediaOut, {})})
+
+
+_document_upload()
+
 
 # --- playlists --------------------------------------------------------------------------------------------
 
-@endpoint("/playlists", "GET", "staff", "List playlists")
+@endpoint("/playlists", "GET", "staff", "List playlists", answer=schemas.PlaylistOut, many=True)
 def list_playlists():
     return _list(PlaylistRow, _playlist_doc, PlaylistRow.id)
 
 
-@endpoint("/playlists", "POST", "staff", "Create a playlist", status=201,
-          body={"name": "string", "items": [{"content": "poster:1 | asset:<sha256>[:cover]", "duration_s": 15}]})
-def create_playlist():
-    data = _body()
-    return _change("playlist.create", lambda s: content.add_playlist(s, data.get("name"), _items(data)),
+def _items(items: list[schemas.PlaylistItemIn]) -> list[tuple[str, int]]:
+    return [(i.content, i.duration_s) for i in items]
+
+
+@endpoint("/playlists", "POST", "staff", "Create a playlist", status=201, body=schemas.PlaylistCreate,
+          answer=schemas.PlaylistOut)
+def create_playlist(body: schemas.PlaylistCreate):
+    return _change("playlist.create", lambda s: content.add_playlist(s, body.name, _items(body.items)),
                    _playlist_doc, 201)
 
 
-@endpoint("/playlists/<int:playlist_id>", "GET", "staff", "One playlist")
+@endpoint("/playlists/<int:playlist_id>", "GET", "staff", "One playlist", answer=schemas.PlaylistOut)
 def get_playlist(playlist_id: int):
     return _one(PlaylistRow, playlist_id, _playlist_doc)
 
 
-@endpoint("/playlists/<int:playlist_id>", "PUT", "staff", "Replace a playlist's items",
-          body={"items": [{"content": "string", "duration_s": 15}]})
-def update_playlist(playlist_id: int):
-    data = _body()
-    return _change("playlist.update", lambda s: content.set_playlist_items(s, playlist_id, _items(data)),
+@endpoint("/playlists/<int:playlist_id>", "PUT", "staff", "Replace a playlist's items", body=schemas.PlaylistUpdate,
+          answer=schemas.PlaylistOut)
+def update_playlist(playlist_id: int, body: schemas.PlaylistUpdate):
+    return _change("playlist.update", lambda s: content.set_playlist_items(s, playlist_id, _items(body.items)),
                    _playlist_doc)
 
 
-@endpoint("/playlists/<int:playlist_id>", "DELETE", "staff", "Delete a playlist no schedule plays")
+@endpoint("/playlists/<int:playlist_id>", "DELETE", "staff", "Delete a playlist no schedule plays",
+          answer=schemas.Deleted, errors=(400, 409))
 def delete_playlist(playlist_id: int):
     return _change("playlist.delete", lambda s: content.delete_playlist(s, playlist_id),
                    lambda _: {"id": playlist_id, "deleted": True})
@@ -338,55 +331,42 @@ def delete_playlist(playlist_id: int):
 
 # --- schedules and reminders ------------------------------------------------------------------------------
 
-@endpoint("/schedules", "GET", "staff", "List schedules")
+@endpoint("/schedules", "GET", "staff", "List schedules", answer=schemas.ScheduleOut, many=True)
 def list_schedules():
     return _list(ScheduleRow, _schedule_doc, ScheduleRow.id)
 
 
-@endpoint("/schedules", "POST", "staff", "Schedule a playlist on screens and groups", status=201, body={
-    "playlist_id": 1, "name": "string", "priority": 0, "start_date": "YYYY-MM-DD", "end_date": "YYYY-MM-DD",
-    "weekdays": [0, 1, 2, 3, 4, 5, 6], "start_time": "HH:MM", "end_time": "HH:MM", "screens": ["id"],
-    "groups": ["name"], "everywhere": False})
-def create_schedule():
-    def make(session):
-        data = _body()
-        return content.add_schedule(
-            session, data.get("playlist_id"), name=str(data.get("name") or ""), priority=data.get("priority", 0),
-            start_date=_opt(data, "start_date", _date, "a date YYYY-MM-DD"),
-            end_date=_opt(data, "end_date", _date, "a date YYYY-MM-DD"),
-            weekdays=data.get("weekdays", list(range(7))),
-            start_time=_opt(data, "start_time", _time, "a time HH:MM"),
-            end_time=_opt(data, "end_time", _time, "a time HH:MM"), **_targets(data))
-
-    return _change("schedule.create", make, _schedule_doc, 201)
+@endpoint("/schedules", "POST", "staff", "Schedule a playlist on screens and groups", status=201,
+          body=schemas.ScheduleCreate, answer=schemas.ScheduleOut)
+def create_schedule(body: schemas.ScheduleCreate):
+    return _change("schedule.create", lambda s: content.add_schedule(
+        s, body.playlist_id, name=body.name, priority=body.priority, start_date=body.start_date,
+        end_date=body.end_date, weekdays=body.weekdays, start_time=body.start_time, end_time=body.end_time,
+        **body.targets()), _schedule_doc, 201)
 
 
-@endpoint("/schedules/<int:schedule_id>", "DELETE", "staff", "Delete a schedule")
+@endpoint("/schedules/<int:schedule_id>", "DELETE", "staff", "Delete a schedule", answer=schemas.Deleted,
+          errors=(409,))
 def delete_schedule(schedule_id: int):
     return _change("schedule.delete", lambda s: content.delete_rule(s, ScheduleRow, schedule_id),
                    lambda _: {"id": schedule_id, "deleted": True})
 
 
-@endpoint("/reminders", "GET", "staff", "List reminder slots")
+@endpoint("/reminders", "GET", "staff", "List reminder slots", answer=schemas.ReminderOut, many=True)
 def list_reminders():
     return _list(ReminderRow, _reminder_doc, ReminderRow.id)
 
 
-@endpoint("/reminders", "POST", "staff", "Show content every N minutes for D seconds", status=201, body={
-    "content": "poster:1", "duration_s": 20, "every_min": 15, "start_time": "HH:MM", "end_time": "HH:MM",
-    "screens": ["id"], "groups": ["name"], "everywhere": False})
-def create_reminder():
-    def make(session):
-        data = _body()
-        return content.add_reminder(
-            session, data.get("content"), duration_s=data.get("duration_s"), every_min=data.get("every_min"),
-            name=str(data.get("name") or ""), start_time=_opt(data, "start_time", _time, "a time HH:MM"),
-            end_time=_opt(data, "end_time", _time, "a time HH:MM"), **_targets(data))
-
-    return _change("reminder.create", make, _reminder_doc, 201)
+@endpoint("/reminders", "POST", "staff", "Show content every N minutes for D seconds", status=201,
+          body=schemas.ReminderCreate, answer=schemas.ReminderOut)
+def create_reminder(body: schemas.ReminderCreate):
+    return _change("reminder.create", lambda s: content.add_reminder(
+        s, body.content, duration_s=body.duration_s, every_min=body.every_min, name=body.name,
+        start_time=body.start_time, end_time=body.end_time, **body.targets()), _reminder_doc, 201)
 
 
-@endpoint("/reminders/<int:reminder_id>", "DELETE", "staff", "Delete a reminder slot")
+@endpoint("/reminders/<int:reminder_id>", "DELETE", "staff", "Delete a reminder slot", answer=schemas.Deleted,
+          errors=(409,))
 def delete_reminder(reminder_id: int):
     return _change("reminder.delete", lambda s: content.delete_rule(s, ReminderRow, reminder_id),
                    lambda _: {"id": reminder_id, "deleted": True})
@@ -394,32 +374,24 @@ def delete_reminder(reminder_id: int):
 
 # --- overrides --------------------------------------------------------------------------------------------
 
-@endpoint("/overrides", "GET", "staff", "List emergency overrides")
+@endpoint("/overrides", "GET", "staff", "List emergency overrides", answer=schemas.OverrideOut, many=True)
 def list_overrides():
     return _list(OverrideRow, _override_doc, OverrideRow.id)
 
 
 @endpoint("/overrides", "POST", "staff", "Take over screens now (or from start) until end or for minutes",
-          status=201, body={"content": "poster:1", "start": "ISO 8601 with offset (default now)",
-                            "end": "ISO 8601 with offset", "minutes": 60, "screens": ["id"], "groups": ["name"],
-                            "everywhere": False})
-def create_override():
+          status=201, body=schemas.OverrideCreate, answer=schemas.OverrideOut)
+def create_override(body: schemas.OverrideCreate):
     def make(session):
-        data = _body()
-        start = _opt(data, "start", _instant, "an ISO 8601 time with a UTC offset") or now()
-        end = _opt(data, "end", _instant, "an ISO 8601 time with a UTC offset")
-        minutes = data.get("minutes")
-        if end is None:
-            if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 < minutes <= 7 * 24 * 60:
-                raise BadRequest("give end, or minutes from 1 to 10080")
-            end = start + timedelta(minutes=minutes)
-        return content.add_override(session, data.get("content"), start=start, end=end,
-                                    name=str(data.get("name") or ""), **_targets(data))
+        start = body.start or now()
+        end = body.end or start + timedelta(minutes=body.minutes)
+        return content.add_override(session, body.content, start=start, end=end, name=body.name, **body.targets())
 
     return _change("override.create", make, _override_doc, 201)
 
 
-@endpoint("/overrides/<int:override_id>/end", "POST", "staff", "End an override now; the schedule comes back")
+@endpoint("/overrides/<int:override_id>/end", "POST", "staff", "End an override now; the schedule comes back",
+          answer=schemas.Ended, errors=(400, 409))
 def end_override(override_id: int):
     return _change("override.end", lambda s: content.end_override(s, override_id, now()),
                    lambda row: {"id": override_id, "ended": True})
@@ -427,35 +399,29 @@ def end_override(override_id: int):
 
 # --- screens and groups -----------------------------------------------------------------------------------
 
-@endpoint("/screens", "GET", "staff", "List screens")
+@endpoint("/screens", "GET", "staff", "List screens", answer=schemas.ScreenOut, many=True)
 def list_screens():
     return _list(Screen, _screen_doc, Screen.id)
 
 
 @endpoint("/screens", "POST", "admin", "Register a screen; the answer carries its device token, shown once",
-          status=201, body={"id": "string", "profile": "profile name", "name": "string", "site": "string",
-                            "district": "string", "tz": "Asia/Ho_Chi_Minh", "groups": ["name"]})
-def create_screen():
+          status=201, body=schemas.ScreenCreate, answer=schemas.ScreenCreated)
+def create_screen(body: schemas.ScreenCreate):
     holder = {}
 
     def make(session):
-        data = _body()
-        groups = data.get("groups", [])
-        if not isinstance(groups, list):
-            raise BadRequest("groups: expected a list of names")
-        holder["token"] = add_screen(session, str(data.get("id", "")), str(data.get("profile", "")), now(),
-                                     name=str(data.get("name") or ""), site=str(data.get("site") or ""),
-                                     district=str(data.get("district") or ""),
-                                     tz=str(data.get("tz") or "Asia/Ho_Chi_Minh"), groups=groups)
-        return session.get(Screen, str(data.get("id")))
+        holder["token"] = add_screen(session, body.id, body.profile, now(), name=body.name, site=body.site,
+                                     district=body.district, tz=body.tz, groups=body.groups)
+        return session.get(Screen, body.id)
 
     response = _change("screen.create", make, _screen_doc, 201)
     if response[1] == 201:
         response[0].set_data(json.dumps(response[0].get_json() | {"token": holder["token"]}, ensure_ascii=False))
+        response[0].headers["Cache-Control"] = "no-store"  # a secret: no cache may keep it
     return response
 
 
-@endpoint("/groups", "GET", "staff", "List groups with their screens")
+@endpoint("/groups", "GET", "staff", "List groups with their screens", answer=schemas.GroupOut, many=True)
 def list_groups():
     rows = get_session().scalars(select(Group).order_by(Group.name))
     return jsonify([{"name": g.name, "screens": sorted(s.id for s in g.screens)} for g in rows])
@@ -465,34 +431,5 @@ def list_groups():
 
 @bp.get("/openapi.json")
 def openapi():
-    """The OpenAPI 3.1 description of this API (public: it says what exists, not what is in it)."""
-    paths: dict = {}
-    for route in ROUTES:
-        path = route["rule"].replace("<int:", "{").replace(">", "}")
-        params = [{"name": p.strip("{}"), "in": "path", "required": True, "schema": {"type": "integer"}}
-                  for p in path.split("/") if p.startswith("{")]
-        op = {"summary": route["summary"], "x-required-role": route["role"], "parameters": params,
-              "security": [{"session": []}, {"apiToken": []}],
-              "responses": {str(route["status"]): {"description": "OK"},
-                            "400": {"$ref": "#/components/responses/Error"},
-                            "401": {"$ref": "#/components/responses/Error"},
-                            "403": {"$ref": "#/components/responses/Error"}}}
-        if route["body"] is not None:
-            kind = "multipart/form-data" if "file" in route["body"] else "application/json"
-            op["requestBody"] = {"required": True, "content": {kind: {"example": route["body"]}}}
-        paths.setdefault(f"/api/v1{path}", {})[route["method"]] = op
-    return jsonify({
-        "openapi": "3.1.0",
-        "info": {"title": "Bluezone signage staff API", "version": "1"},
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "apiToken": {"type": "http", "scheme": "bearer", "description": "signage token create NAME"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "session",
-                            "description": "console login; unsafe methods also need the X-CSRFToken header"},
-            },
-            "responses": {"Error": {"description": "what was wrong", "content": {"application/json": {
-                "schema": {"type": "object", "properties": {"error": {"type": "string"},
-                                                            "message": {"type": "string"}}}}}}},
-        },
-    })
+    """The OpenAPI 3.1 description of the whole JSON API (public: it says what exists, not what is in it)."""
+    return jsonify(document(ROUTES))

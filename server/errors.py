@@ -1,12 +1,53 @@
-"""Error responses: JSON for machine-facing paths, HTML pages for everything else."""
+"""Error responses: JSON for machine-facing paths, HTML pages for everything else; URL converters that turn
+impossible identifiers into 404 before any view or query sees them."""
 
 from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 JSON_PREFIXES = ("/api/", "/healthz", "/metrics")
+# Record ids are SQL INTEGER columns: 32 bits on PostgreSQL (SQLite takes 64). A larger id names nothing, so it
+# is a 404 here instead of an overflow in the database driver.
+MAX_ID = 2**31 - 1
+# Longest path segment a string parameter takes (screen ids are 64 characters, sha256 names 64 + extension).
+MAX_SEGMENT = 200
+
+
+def up_to(limit: int) -> str:
+    """A regular expression matching the decimal numbers 1..limit, without leading zeros."""
+    digits = str(limit)
+    parts = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for i, d in enumerate(digits):
+        low = 1 if i == 0 else 0
+        if int(d) > low:
+            parts.append(f"{digits[:i]}[{low}-{int(d) - 1}][0-9]{{{len(digits) - i - 1}}}")
+    parts.append(digits)
+    return "(?:" + "|".join(parts) + ")"
+
+
+class RecordId(IntegerConverter):
+    """The default `int` converter: 1..MAX_ID in ASCII digits, else the URL matches no rule (404).
+
+    Checked by the pattern itself, not only in to_python: Werkzeug checks methods before converters, so an id
+    the pattern let through would get a 405 on a rule of another method instead of the 404."""
+
+    regex = up_to(MAX_ID)
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = 1, max: int | None = MAX_ID,  # noqa: A002
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+class Segment(UnicodeConverter):
+    """The default string converter: no control characters (a NUL cannot reach a query), at most MAX_SEGMENT."""
+
+    def __init__(self, map, minlength: int = 1, maxlength: int | None = MAX_SEGMENT,
+                 length: int | None = None) -> None:
+        super().__init__(map, minlength, maxlength, length)
+        self.regex = self.regex.replace("[^/]", "[^/\\x00-\\x1f\\x7f]")
 
 
 def wants_json() -> bool:
@@ -19,10 +60,27 @@ def error_response(status: int, message: str):
     return body, status
 
 
+def _message(exc: HTTPException) -> str:
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        return (f"{request.method} is not allowed on {request.path}; allowed: "
+                f"{', '.join(sorted(exc.valid_methods))}")
+    if isinstance(exc, RequestEntityTooLarge) and current_app.config.get("MAX_CONTENT_LENGTH") \
+            and exc.description == RequestEntityTooLarge.description:
+        return f"body too large: expected at most {current_app.config['MAX_CONTENT_LENGTH']} bytes"
+    return exc.description or ""
+
+
 def _handle_http(exc: HTTPException):
     if not wants_json():
         return exc
-    return error_response(exc.code or 500, exc.description or "")
+    if exc.response is not None:
+        return exc.response
+    body, status = error_response(exc.code or 500, _message(exc))
+    # Keep what tells the client what to do next: Allow (405), WWW-Authenticate (401), Retry-After (429, 503).
+    for name, value in exc.get_headers(request.environ):
+        if name.lower() != "content-type":
+            body.headers[name] = value
+    return body, status
 
 
 def _handle_unexpected(exc: Exception):
@@ -36,5 +94,8 @@ def _handle_unexpected(exc: Exception):
 
 
 def init_app(app: Flask) -> None:
+    """Error handlers, and the default converters (before any blueprint adds a rule that uses them)."""
+    app.url_map.converters["int"] = RecordId
+    app.url_map.converters["default"] = app.url_map.converters["string"] = Segment
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(Exception, _handle_unexpected)

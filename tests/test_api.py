@@ -143,9 +143,9 @@ def test_upload_needs_the_file_field(app, client):
 
 
 @pytest.mark.parametrize(("path", "body", "message"), [
-    ("/api/v1/posters", {"spec": {"lang": "xx"}}, "unknown language"),
+    ("/api/v1/posters", {"spec": {"lang": "xx"}}, "spec.lang: got 'xx', expected 'vi', 'en' or 'vi-en'"),
     ("/api/v1/playlists", {"name": "p", "items": [{"content": "poster:999", "duration_s": 5}]}, "no poster 999"),
-    ("/api/v1/playlists", {"name": "p", "items": "nope"}, "items: expected a list"),
+    ("/api/v1/playlists", {"name": "p", "items": "nope"}, "items: got 'nope', expected a valid array"),
     ("/api/v1/schedules", {"playlist_id": 1, "everywhere": True}, "no such playlist"),
     ("/api/v1/schedules", {"playlist_id": 1, "start_time": "25:00"}, "start_time"),
     ("/api/v1/reminders", {"content": "poster:1", "duration_s": 20, "every_min": 0, "everywhere": True}, ""),
@@ -219,13 +219,139 @@ def test_session_calls_need_the_csrf_header(app, client):
     assert client.post("/api/v1/posters", json={"spec": {}}, headers={"X-CSRFToken": header}).status_code == 201
 
 
-def test_openapi_describes_every_staff_route(app, client):
+def _flask_routes(app) -> set[tuple[str, str]]:
+    return {(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
+            for rule in app.url_map.iter_rules() if rule.rule.startswith(("/api/", "/media/", "/healthz"))
+            for method in rule.methods - {"HEAD", "OPTIONS"}}
+
+
+def test_openapi_describes_every_route_of_the_json_api(app, client):
     doc = client.get("/api/v1/openapi.json").get_json()
-    assert doc["openapi"].startswith("3.")
+    assert doc["openapi"] == "3.1.0"
     described = {(path, method) for path, ops in doc["paths"].items() for method in ops}
-    routes = {(re.sub(r"<int:(\w+)>", r"{\1}", rule.rule), method.lower())
-              for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")
-              and rule.endpoint != "api.openapi" for method in rule.methods - {"HEAD", "OPTIONS"}}
-    assert routes == described
+    assert _flask_routes(app) == described  # players', pairing, media and health included
     assert doc["paths"]["/api/v1/assets"]["post"]["x-required-role"] == "staff"
+    assert set(doc["components"]["securitySchemes"]) == {"apiToken", "session", "deviceToken"}
+    assert doc["paths"]["/api/v1/screens/{screen_id}/manifest"]["get"]["security"] == [{"deviceToken": []}]
     assert json.dumps(doc)  # serialisable as a whole
+    assert '"example"' not in json.dumps(doc)  # schemas, not placeholder examples
+
+
+def test_openapi_gives_real_schemas_and_every_status(app, client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schemas = doc["components"]["schemas"]
+    create = doc["paths"]["/api/v1/playlists"]["post"]
+    ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = schemas[ref.rsplit("/", 1)[1]]
+    assert body["required"] == ["name", "items"] and body["additionalProperties"] is False
+    assert body["properties"]["items"]["maxItems"] == 500
+    assert set(create["responses"]) == {"201", "400", "401", "403", "409", "413", "415", "503"}
+    manifest = doc["paths"]["/api/v1/screens/{screen_id}/manifest"]["get"]["responses"]
+    assert {"200", "304", "401", "503"} <= set(manifest) and "WWW-Authenticate" in manifest["401"]["headers"]
+    assert "Retry-After" in manifest["503"]["headers"]
+    assert "404" in doc["paths"]["/api/v1/posters/{poster_id}"]["get"]["responses"]
+    poster_id = doc["paths"]["/api/v1/posters/{poster_id}"]["get"]["parameters"][0]["schema"]
+    assert poster_id == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+    plays = doc["paths"]["/api/v1/screens/{screen_id}/plays"]["post"]["responses"]["202"]
+    answer = schemas[plays["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert {"accepted", "duplicates", "refused", "refused_by_reason"} <= set(answer["properties"])
+
+
+def test_a_qr_link_through_another_host_is_refused_saying_why(app, client):
+    r = client.post("/api/v1/posters", headers=app.staff,
+                    json={"spec": {"url": "https://bluezone.gov.vn@evil.example/"}})
+    assert r.status_code == 400
+    message = r.get_json()["message"]
+    assert message.startswith("spec.url: URL has a user-info part") and "would open 'evil.example'" in message
+    assert count(app, Poster) == 0
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"name": "p", "items": [{"content": "poster:1", "duration_s": 10**30}]}, "items[0].duration_s: got"),
+    ({"name": "p", "items": [{"content": "poster:1", "duration_s": "10"}]}, "expected a valid integer"),
+    ({"name": "p", "items": [{"content": "poster:1", "duration_s": True}]}, "expected a valid integer"),
+    ({"name": "p", "items": [{"content": "poster:1", "duration_s": 1.5}]}, "expected a valid integer"),
+    ({"name": "p\u0000", "items": []}, "name: got a control character U+0000"),
+    ({"name": "\u200b\u00a0", "items": [{"content": "poster:1", "duration_s": 5}]}, "at least one visible"),
+    ({"name": "p" * 201, "items": [{"content": "poster:1", "duration_s": 5}]}, "at most 200"),
+    ({"name": "p", "items": [{"content": "poster:1", "duration_s": 5}], "colour": "red"}, "colour: not a field"),
+    ({"name": "p", "items": [{"content": "poster:1", "duration_s": 5}] * 501}, "items: got"),
+])
+def test_wrong_types_and_ranges_name_the_field(app, client, body, message):
+    r = client.post("/api/v1/playlists", headers=app.staff, json=body)
+    assert r.status_code == 400 and set(r.get_json()) == {"error", "message"}
+    assert message in r.get_json()["message"]
+    assert count(app, PlaylistRow) == 0
+
+
+@pytest.mark.parametrize(("path", "body", "message"), [
+    ("/api/v1/schedules", {"playlist_id": 1, "everywhere": True, "start_date": "1999-12-31"},
+     "start_date: got 1999-12-31, expected a year from 2000 to 2100"),
+    ("/api/v1/schedules", {"playlist_id": 1, "everywhere": True, "end_date": "+10000-01-01"}, "end_date"),
+    ("/api/v1/schedules", {"playlist_id": 2**63, "everywhere": True}, "playlist_id"),
+    ("/api/v1/schedules", {"playlist_id": 1, "priority": -2**70, "everywhere": True}, "priority"),
+    ("/api/v1/overrides", {"content": "poster:1", "end": "2101-01-01T00:00:00+07:00", "everywhere": True},
+     "end: got 2101-01-01T00:00:00+07:00, expected a year from 2000 to 2100"),
+    ("/api/v1/overrides", {"content": "poster:1", "minutes": 5, "screens": ["bx-bac-1\u0000"]}, "screens[0]"),
+    ("/api/v1/screens", {"id": "kiosk-1", "profile": "kiosk-portrait", "name": "x" * 201},
+     "name: got 'xxx"),
+    ("/api/v1/screens", {"id": "kiosk-1", "profile": "a4-print"}, "profile: got 'a4-print'"),
+])
+def test_dates_ids_and_lists_out_of_range_are_refused(app, client, path, body, message):
+    headers = app.admin if path.endswith("screens") else app.staff
+    r = client.post(path, headers=headers, json=body)
+    assert r.status_code == 400 and message in r.get_json()["message"], r.get_json()
+
+
+def test_lone_surrogates_and_bad_encodings_are_refused(app, client):
+    headers = {**app.staff, "Content-Type": "application/json"}
+    for raw in (b'{"name": "\\ud800", "items": []}', b'{"name": "\xff\xfe"}', b'{"a": NaN}', b"[1, 2,]"):
+        r = client.post("/api/v1/playlists", headers=headers, data=raw)
+        assert r.status_code == 400 and r.get_json()["message"].startswith("malformed JSON body"), raw
+
+
+def test_deep_nesting_and_large_bodies_are_refused_cheaply(app, client):
+    headers = {**app.staff, "Content-Type": "application/json"}
+    deep = client.post("/api/v1/posters", headers=headers, data=b"[" * 150_000 + b"]" * 150_000)
+    assert deep.status_code == 413  # larger than JSON_MAX_BYTES (256 KiB) before anything is parsed
+    deep = client.post("/api/v1/posters", headers=headers, data=b'{"spec":' * 40 + b"{}" + b"}" * 40)
+    assert deep.status_code == 400 and "nests too deeply: got 41 levels, expected at most 32" in deep.get_json()[
+        "message"]
+    parser = client.post("/api/v1/posters", headers=headers, data=b"[" * 50_000 + b"]" * 50_000)
+    assert parser.status_code == 400 and "recursion limit" in parser.get_json()["message"]
+    big = client.post("/api/v1/posters", headers=headers, data=b'{"name": "' + b"x" * 300_000 + b'"}')
+    assert big.status_code == 413 and "at most 262144" in big.get_json()["message"]
+
+
+def test_a_body_that_is_not_json_gets_415(app, client):
+    r = client.post("/api/v1/playlists", headers=app.staff, data={"name": "p"})
+    assert r.status_code == 415 and "expected application/json" in r.get_json()["message"]
+    r = client.post("/api/v1/playlists", headers={**app.staff, "Content-Type": "text/plain"}, data=b"{}")
+    assert r.status_code == 415 and "'text/plain'" in r.get_json()["message"]
+    r = client.post("/api/v1/playlists", headers=app.staff)
+    assert r.status_code == 400 and "expected a JSON object body" in r.get_json()["message"]
+
+
+@pytest.mark.parametrize("ident", ["0", "2147483648", "9223372036854775808", "1" + "0" * 40, "9" * 5000, "-1",
+                                   "1.5", "%D9%A3"])
+def test_identifiers_out_of_range_are_404_not_an_overflow(app, client, ident):
+    for method, path in (("get", f"/api/v1/posters/{ident}"), ("delete", f"/api/v1/playlists/{ident}"),
+                         ("post", f"/api/v1/overrides/{ident}/end")):
+        r = getattr(client, method)(path, headers=app.staff)
+        assert r.status_code == 404 and r.get_json()["error"] == "Not Found", (method, path)
+
+
+def test_control_characters_in_a_path_are_404(app, client):
+    r = client.get("/api/v1/screens/bx-bac-1%00/manifest", headers={"Authorization": f"Bearer {app.device}"})
+    assert r.status_code == 404 and r.get_json()["error"] == "Not Found"
+    assert client.get("/api/v1/screens/" + "a" * 300 + "/manifest").status_code == 404
+
+
+def test_a_405_names_the_allowed_methods(app, client):
+    r = client.delete("/api/v1/posters", headers=app.staff)
+    assert r.status_code == 405
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+    assert r.get_json()["message"] == "DELETE is not allowed on /api/v1/posters; allowed: GET, HEAD, OPTIONS, POST"
+    r = client.patch("/api/v1/screens/bx-bac-1/plays")
+    assert r.status_code == 405 and r.headers["Allow"] == "POST, OPTIONS"
+    assert r.get_json()["message"].endswith("allowed: OPTIONS, POST")

@@ -1,0 +1,546 @@
+"""One pydantic model per JSON request body and per answer of the HTTP API.
+
+The same models validate what clients send (load) and write the OpenAPI document (components), so the document
+cannot drift from what the server accepts. Fields reuse the domain's own checks (renderer.spec for poster text
+and URLs, playlists.content for names), so the console forms and the CLI refuse the same values for the same
+reasons. Nothing here imports Flask: load() takes bytes and raises BodyError, and the views choose the answer.
+"""
+
+from __future__ import annotations
+
+import reprlib
+from datetime import date, datetime, time
+from typing import Annotated, Any, Literal, TypeVar
+
+import pydantic_core
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic.json_schema import models_json_schema
+
+from playlists import content
+from playlists.content import MAX_DURATION_S, MAX_ID, MAX_ITEMS, MAX_NAME, MAX_PRIORITY, MAX_TARGETS
+from playlists.reports import MAX_BATCH
+from playlists.rules import MAX_EVERY_MIN, MAX_YEAR, MIN_YEAR, RuleError, check_year
+from playlists.screens import DEFAULT_TZ, SCREEN_KINDS
+from renderer import CATALOG, PosterSpec, RenderError
+from renderer.spec import LANGUAGES, MAX_LENGTH, TEMPLATES, THEMES, check_text, check_url
+
+# How deep a JSON body may nest: the deepest body the API takes (a playlist's items) is 3 levels.
+MAX_DEPTH = 32
+# Longest override (minutes): a week; anything longer is a schedule.
+MAX_OVERRIDE_MIN = 7 * 24 * 60
+MAX_PREVIEWS = 6
+
+M = TypeVar("M", bound=BaseModel)
+_show = reprlib.Repr()  # short reprs of what a client sent (Python 3.11's Repr takes no keywords)
+_show.maxstring, _show.maxother, _show.maxlist, _show.maxdict, _show.maxlevel = 60, 60, 4, 4, 2
+
+
+class BodyError(ValueError):
+    """A request body that is not what the route takes; status is 400 or 413, message names the field."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+# --- reading a body ---------------------------------------------------------------------------------------
+
+def depth(value: object) -> int:
+    """How deeply value nests lists and objects (a scalar is 0)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def parse(raw: bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse a JSON body; refuse (BodyError) more than max_bytes (413), malformed JSON, NaN or Infinity, strings
+    with lone surrogates, and nesting deeper than max_depth.
+
+    The parser (pydantic-core's jiter) stops at 200 levels while it parses, so a body of a million brackets
+    costs no more than a short one; the tighter max_depth is then checked on what it built."""
+    if len(raw) > max_bytes:
+        raise BodyError(f"body too large: got {len(raw)} bytes or more, expected at most {max_bytes}", 413)
+    try:
+        data = pydantic_core.from_json(raw, allow_inf_nan=False)
+    except ValueError as exc:
+        raise BodyError(f"malformed JSON body: {exc}; expected a JSON object") from None
+    if (levels := depth(data)) > max_depth:
+        raise BodyError(f"JSON body nests too deeply: got {levels} levels, expected at most {max_depth}")
+    return data
+
+
+def load(model: type[M], raw: bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH) -> M:
+    """Parse and validate a JSON body as model; BodyError names the first fields that were wrong and why."""
+    parse(raw, max_bytes=max_bytes, max_depth=max_depth)
+    try:
+        return model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        raise BodyError(describe(exc)) from None
+
+
+def _where(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out or "body"
+
+
+def describe(exc: ValidationError, limit: int = 3) -> str:
+    """Pydantic's errors as one line for a person: 'field: got X, expected Y; ...'."""
+    parts = []
+    for error in exc.errors(include_url=False)[:limit]:
+        where, kind, msg = _where(error["loc"]), error["type"], error["msg"]
+        if kind == "value_error":
+            # Domain checks already say "<field>: got X, expected Y": keep their words, and the full path.
+            text = str(error["ctx"]["error"])
+            field = str(error["loc"][-1]) if error["loc"] else ""
+            parent = _where(error["loc"][:-1]) if len(error["loc"]) > 1 else ""
+            if field and text.startswith(field):
+                parts.append(f"{parent}.{text}" if parent else text)
+            else:
+                parts.append(f"{where}: {text}")
+        elif kind == "missing":
+            parts.append(f"{where}: missing, expected a value")
+        elif kind == "extra_forbidden":
+            parts.append(f"{where}: not a field of this body (unknown fields are refused)")
+        else:
+            parts.append(f"{where}: got {_show.repr(error['input'])}, {_expected(kind, msg)}")
+    more = len(exc.errors()) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def _expected(kind: str, msg: str) -> str:
+    if kind == "timezone_aware":
+        return "expected an ISO 8601 time with a UTC offset such as 2026-11-27T09:00:00+07:00"
+    # pydantic says "Input should be a valid integer", "String should have at most 200 characters" ...
+    _, should, rest = msg.partition(" should ")
+    if not should:
+        return "expected otherwise: " + msg[:1].lower() + msg[1:]
+    for verb in ("be ", "have "):
+        rest = rest.removeprefix(verb)
+    return "expected " + ("to " + rest if rest.startswith("match ") else rest)
+
+
+# --- field types ------------------------------------------------------------------------------------------
+
+def _field(info: ValidationInfo) -> str:
+    return info.field_name or "value"
+
+
+def _name(value: str, info: ValidationInfo) -> str:
+    return content.check_name(_field(info), value)
+
+
+def _optional_name(value: str, info: ValidationInfo) -> str:
+    return content.check_name(_field(info), value, required=False)
+
+
+def _year(value: date | datetime, info: ValidationInfo) -> date | datetime:
+    try:
+        check_year(_field(info), value)
+    except RuleError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _url(value: str) -> str:
+    try:
+        return check_url(value.strip())
+    except RenderError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _text(limit: int):
+    def check(value: str, info: ValidationInfo) -> str:
+        try:
+            return check_text(_field(info), value, limit)
+        except RenderError as exc:
+            raise ValueError(str(exc)) from None
+
+    return check
+
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID, description="a record id")]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME, description="one line with a visible character"),
+                 AfterValidator(_name)]
+OptionalName = Annotated[str, Field(max_length=MAX_NAME, description="one line; empty for none"),
+                         AfterValidator(_optional_name)]
+ScreenId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", examples=["bx-phia-bac-1"])]
+GroupName = Annotated[str, Field(pattern=r"^\w[\w .-]{0,63}$", max_length=64, examples=["stations"])]
+ContentRef = Annotated[str, Field(pattern=r"^(poster:[0-9]{1,9}|asset:[0-9a-f]{64}(:(contain|cover))?)$",
+                                  description="'poster:<id>', 'asset:<sha256>' (letterboxed) or "
+                                              "'asset:<sha256>:cover' (cropped to fill)", examples=["poster:1"])]
+Duration = Annotated[int, Field(ge=1, le=MAX_DURATION_S, description="seconds on screen")]
+Day = Annotated[date, Field(description=f"a local date, years {MIN_YEAR} to {MAX_YEAR}"), AfterValidator(_year)]
+Clock = Annotated[time, Field(description="a local wall time HH:MM[:SS] without a UTC offset")]
+Instant = Annotated[AwareDatetime, Field(description=f"ISO 8601 with a UTC offset, years {MIN_YEAR} to {MAX_YEAR}"),
+                    AfterValidator(_year)]
+PreviewProfile = Literal[tuple(CATALOG)]  # type: ignore[valid-type]
+ScreenProfileName = Literal[tuple(n for n, p in CATALOG.items() if p.kind in SCREEN_KINDS)]  # type: ignore[valid-type]
+
+
+def _poster_text(name: str):
+    return Annotated[str | None, Field(max_length=4 * MAX_LENGTH[name],
+                                       description=f"null: the official copy; \"\": left out; at most "
+                                                   f"{MAX_LENGTH[name]} characters once whitespace is tidied"),
+                     AfterValidator(lambda v, info: None if v is None else _text(4 * MAX_LENGTH[name])(v, info))]
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, so a typo is an error rather than a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Answer(BaseModel):
+    """An answer body (documented; the views build it)."""
+
+
+# --- requests ---------------------------------------------------------------------------------------------
+
+class PosterSpecIn(Body):
+    """What a poster says; the server checks it exactly as it will render it."""
+
+    template: Literal[TEMPLATES] = "install"  # type: ignore[valid-type]
+    lang: Literal[LANGUAGES] = "vi"  # type: ignore[valid-type]
+    headline: _poster_text("headline") = None
+    body: _poster_text("body") = None
+    cta: _poster_text("cta") = None
+    url: Annotated[str, Field(max_length=MAX_LENGTH["url"],
+                              description="http(s), a real host, a valid port, no user-info"),
+                   AfterValidator(_url)] = "https://bluezone.gov.vn"
+    footer: _poster_text("footer") = None
+    theme: Literal[tuple(THEMES)] = "blue"  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _renders(self) -> PosterSpecIn:
+        try:
+            self.spec().resolved()
+        except RenderError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def spec(self) -> PosterSpec:
+        return PosterSpec(**self.model_dump())
+
+
+class PosterCreate(Body):
+    name: OptionalName = ""
+    spec: PosterSpecIn = Field(default_factory=PosterSpecIn)
+
+
+class PosterUpdate(Body):
+    spec: PosterSpecIn = Field(default_factory=PosterSpecIn)
+
+
+class PreviewRequest(Body):
+    spec: PosterSpecIn = Field(default_factory=PosterSpecIn)
+    profiles: list[PreviewProfile] = Field(default_factory=lambda: ["tv-1080p"], min_length=1,
+                                           max_length=MAX_PREVIEWS)
+
+
+class PlaylistItemIn(Body):
+    content: ContentRef
+    duration_s: Duration
+
+
+class PlaylistCreate(Body):
+    name: Name
+    items: list[PlaylistItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+
+
+class PlaylistUpdate(Body):
+    items: list[PlaylistItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+
+
+class Targets(Body):
+    """Where a rule applies: screens, groups, or everywhere (at least one)."""
+
+    screens: list[ScreenId] = Field(default_factory=list, max_length=MAX_TARGETS)
+    groups: list[GroupName] = Field(default_factory=list, max_length=MAX_TARGETS)
+    everywhere: bool = False
+
+    def targets(self) -> dict:
+        return {"screens": self.screens, "groups": self.groups, "everywhere": self.everywhere}
+
+
+class ScheduleCreate(Targets):
+    playlist_id: Id
+    name: OptionalName = ""
+    priority: int = Field(default=0, ge=-MAX_PRIORITY, le=MAX_PRIORITY, description="higher wins")
+    start_date: Day | None = None
+    end_date: Day | None = Field(default=None, description="inclusive")
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(default_factory=lambda: list(range(7)), min_length=1,
+                                                             max_length=7, description="0 = Monday")
+    start_time: Clock | None = None
+    end_time: Clock | None = Field(default=None, description="at or before start_time: the window crosses midnight")
+
+
+class ReminderCreate(Targets):
+    content: ContentRef
+    duration_s: Duration
+    every_min: int = Field(ge=1, le=MAX_EVERY_MIN)
+    name: OptionalName = ""
+    start_time: Clock | None = None
+    end_time: Clock | None = None
+
+
+class OverrideCreate(Targets):
+    content: ContentRef
+    start: Instant | None = Field(default=None, description="default: now")
+    end: Instant | None = Field(default=None, description="give end, or minutes")
+    minutes: int | None = Field(default=None, ge=1, le=MAX_OVERRIDE_MIN)
+    name: OptionalName = ""
+
+    @model_validator(mode="after")
+    def _until(self) -> OverrideCreate:
+        if self.end is None and self.minutes is None:
+            raise ValueError(f"give end, or minutes from 1 to {MAX_OVERRIDE_MIN}")
+        return self
+
+
+class ScreenCreate(Body):
+    id: ScreenId
+    profile: ScreenProfileName
+    name: OptionalName = ""
+    site: OptionalName = ""
+    district: OptionalName = ""
+    tz: str = Field(default=DEFAULT_TZ, pattern=r"^[A-Za-z][A-Za-z0-9_+/-]{0,63}$", description="IANA time zone")
+    groups: list[GroupName] = Field(default_factory=list, max_length=MAX_TARGETS)
+
+
+class HeartbeatIn(BaseModel):
+    """A player's status; more fields may come (they are kept as sent, within the body size limit)."""
+
+    model_config = ConfigDict(extra="allow")
+    version: str | None = Field(default=None, max_length=64, description="the player's version")
+    item: str | None = Field(default=None, max_length=200, description="the item on screen now")
+
+
+class PlayIn(Body):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="made by the player; a retry is not counted twice")
+    item: str = Field(default="", max_length=200, description="the manifest item's key")
+    sha256: str = Field(default="", pattern=r"^([0-9a-f]{64})?$")
+    started_at: AwareDatetime
+    duration_s: float = Field(gt=0, le=MAX_DURATION_S)
+
+
+class PlaysIn(Body):
+    plays: list[PlayIn] = Field(max_length=MAX_BATCH)
+
+
+class PairingSecret(Body):
+    secret: str = Field(pattern=r"^[A-Za-z0-9_-]{32,128}$", description="random, made and kept by the player")
+
+
+# --- answers ----------------------------------------------------------------------------------------------
+
+class Error(Answer):
+    error: str = Field(description="the HTTP reason phrase", examples=["Bad Request"])
+    message: str = Field(description="what was wrong, naming the field")
+
+
+class Rendition(Answer):
+    model_config = ConfigDict(extra="allow")
+    profile: str
+    url: str
+
+
+class PosterOut(Answer):
+    id: int
+    name: str
+    content: str
+    default: bool
+    spec: dict[str, str | None]
+    renditions: list[Rendition]
+
+
+class Preview(Answer):
+    profile: str
+    width: int | None = None
+    height: int | None = None
+    qr_ok: bool | None = None
+    scan_m: float | None = None
+    report: str | None = None
+    image: str | None = Field(default=None, description="data:image/png;base64,...")
+    error: str | None = Field(default=None, description="why this profile cannot show the poster")
+
+
+class Previews(Answer):
+    previews: list[Preview]
+
+
+class MediaOut(Answer):
+    sha256: str
+    kind: Literal["image", "video", "audio", "rendition"]
+    width: int
+    height: int
+    bytes: int
+    label: str
+    content: str
+    url: str
+    notes: list[str] = Field(default_factory=list, description="what the upload cleaning changed")
+    duration_s: float | None = None
+
+
+class PlaylistItemOut(Answer):
+    content: str
+    duration_s: int
+
+
+class PlaylistOut(Answer):
+    id: int
+    name: str
+    items: list[PlaylistItemOut]
+
+
+class TargetsOut(Answer):
+    screens: list[str]
+    groups: list[str]
+    everywhere: bool
+
+
+class ScheduleOut(TargetsOut):
+    id: int
+    name: str
+    playlist_id: int
+    priority: int
+    start_date: date | None
+    end_date: date | None
+    weekdays: list[int]
+    start_time: time | None
+    end_time: time | None
+
+
+class ReminderOut(TargetsOut):
+    id: int
+    name: str
+    content: str
+    duration_s: int
+    every_min: int
+    start_time: time | None
+    end_time: time | None
+
+
+class OverrideOut(TargetsOut):
+    id: int
+    name: str
+    content: str
+    start: datetime
+    end: datetime
+
+
+class ScreenOut(Answer):
+    id: str
+    name: str
+    site: str
+    district: str
+    profile: str
+    tz: str
+    groups: list[str]
+
+
+class ScreenCreated(ScreenOut):
+    token: str = Field(description="the device token, shown once")
+
+
+class GroupOut(Answer):
+    name: str
+    screens: list[str]
+
+
+class Deleted(Answer):
+    id: int
+    deleted: Literal[True]
+
+
+class Ended(Answer):
+    id: int
+    ended: Literal[True]
+
+
+class ProfileOut(Answer):
+    name: str
+    width: int
+    height: int
+
+
+class ManifestItem(Answer):
+    key: str
+    duration_s: int
+    url: str
+    sha256: str
+    bytes: int
+    width: int
+    height: int
+
+
+class Manifest(Answer):
+    manifest_version: int
+    profile: ProfileOut
+    tz: str
+    poll_after_s: int
+    from_: str = Field(alias="from", description="UTC, on the hour")
+    until: str
+    items: list[ManifestItem]
+    sources: list[str]
+    timeline: list[list[int]] = Field(description="[duration_ms, item index, source index], back to back")
+
+
+class PlaysAnswer(Answer):
+    accepted: int
+    duplicates: int = 0
+    refused: int = 0
+    refused_by_reason: dict[str, int] = Field(default_factory=dict)
+
+
+class PairingOut(Answer):
+    code: str
+    expires_in_s: int
+    poll_after_s: int
+    approve_url: str
+
+
+class PairingWaiting(Answer):
+    status: Literal["waiting"]
+
+
+class PairingClaimed(Answer):
+    screen_id: str
+    token: str
+
+
+class Health(Answer):
+    status: Literal["ok", "error"]
+    checks: dict[str, str]
+
+
+REQUESTS: tuple[type[BaseModel], ...] = (
+    PosterCreate, PosterUpdate, PreviewRequest, PlaylistCreate, PlaylistUpdate, ScheduleCreate, ReminderCreate,
+    OverrideCreate, ScreenCreate, HeartbeatIn, PlaysIn, PairingSecret)
+ANSWERS: tuple[type[BaseModel], ...] = (
+    Error, PosterOut, Previews, MediaOut, PlaylistOut, ScheduleOut, ReminderOut, OverrideOut, ScreenOut,
+    ScreenCreated, GroupOut, Deleted, Ended, Manifest, PlaysAnswer, PairingOut, PairingWaiting, PairingClaimed,
+    Health)
+
+
+def components() -> tuple[dict, dict]:
+    """(model -> {"$ref": ...}, the OpenAPI schemas component) for every request and answer model."""
+    pairs = [(m, "validation") for m in REQUESTS] + [(m, "serialization") for m in ANSWERS]
+    refs, defs = models_json_schema(pairs, ref_template="#/components/schemas/{model}")
+    return {model: ref for (model, _mode), ref in refs.items()}, defs.get("$defs", {})
