@@ -22,6 +22,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         SECRET_KEY=None,
         # Largest upload accepted (bytes); request bodies may be 1 MiB more for the multipart envelope.
         UPLOAD_MAX_BYTES=25 * 1024 * 1024,
+        # JSON request bodies of the API (server/schemas.py): larger ones get 413; deeper nesting gets 400.
+        JSON_MAX_BYTES=256 * 1024,
+        JSON_MAX_DEPTH=32,
         JSON_SORT_KEYS=False,
         # Console sessions: the cookie is not sent on cross-site subrequests or posts.
         SESSION_COOKIE_SAMESITE="Lax",
