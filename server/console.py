@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -53,13 +53,14 @@ from playlists.models import (
 )
 from playlists.network import as_utc
 from playlists.screens import DEFAULT_TZ
-from playlists.users import ROLES, UserError, add_user, audit
+from playlists.users import ROLES, UserError, add_user, audit, end_sessions, set_disabled
 from renderer import DEFAULT_URL, LANGUAGES, TEMPLATES, PosterSpec, RenderError, get_profile, render_poster
 from renderer.spec import TEXT_FIELDS, default_copy
 
 from .auth import actor, current_staff, require
 from .db import get_session, get_store
 from .errors import error_response
+from .forms import FormError, PlaylistForm, PosterForm, ReminderForm, ScheduleForm, TakeoverForm
 from .player import now
 
 bp = Blueprint("console", __name__, url_prefix="/staff")
@@ -137,7 +138,7 @@ def _apply(action: str, change: Callable[[Session, datetime], Done], *, sync: bo
             content.sync_renditions(session, get_store(), at)
         audit(session, actor(), action, done.target, at, before=done.before, after=done.after)
         session.commit()
-    except (ContentError, UserError) as exc:
+    except (ContentError, UserError, FormError) as exc:
         session.rollback()
         return None, str(exc)
     except IntegrityError:
@@ -147,42 +148,7 @@ def _apply(action: str, change: Callable[[Session, datetime], Done], *, sync: bo
     return done, None
 
 
-# --- form fields ---------------------------------------------------------------------------------------------
-
-def _date(form, key: str) -> date | None:
-    """The date in a form field (YYYY-MM-DD), None when empty; refuses anything else."""
-    value = form.get(key, "").strip()
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        raise ContentError(f"{key}: got {value!r}, expected a date YYYY-MM-DD") from None
-
-
-def _time(form, key: str) -> time | None:
-    """The time of day in a form field (HH:MM), None when empty; refuses anything else."""
-    value = form.get(key, "").strip()
-    try:
-        return time.fromisoformat(value) if value else None
-    except ValueError:
-        raise ContentError(f"{key}: got {value!r}, expected a time of day HH:MM") from None
-
-
-def _int(form, key: str, default: int | None = None) -> int:
-    """The whole number in a form field (default when empty and a default is given); refuses anything else."""
-    value = form.get(key, "").strip()
-    if not value and default is not None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ContentError(f"{key}: got {value!r}, expected a whole number") from None
-
-
-def _targets(form) -> dict:
-    """Screens, groups and 'everywhere' as content.add_schedule and its kin take them."""
-    return {"screens": form.getlist("screens"), "groups": form.getlist("groups"),
-            "everywhere": form.get("everywhere") == "on"}
-
+# --- form fields: see server/forms.py ------------------------------------------------------------------------
 
 def _describe_targets(rule) -> dict:
     return {"screens": [s.id for s in rule.screens], "groups": [g.name for g in rule.groups],
@@ -220,9 +186,11 @@ def _describe(session: Session, key: str) -> dict:
 @bp.get("/media/<sha256>/thumb")
 @require("operator")
 def thumb(sha256: str):
-    """A small PNG of an uploaded image or a rendition, for lists; immutable like the media it shows."""
+    """A small PNG of an uploaded image or a rendition, for lists; immutable like the media it shows.
+
+    Operators get only media their screens may show; anything else is 404, as for an unknown hash."""
     media = get_session().get(Media, sha256)
-    if media is None:
+    if media is None or not _may_see_media(sha256):
         abort(404)
     try:
         with get_store().open(media.sha256, media.ext) as fh, Image.open(fh) as image:
@@ -237,17 +205,27 @@ def thumb(sha256: str):
     return response
 
 
+def _may_see_media(sha256: str) -> bool:
+    staff = current_staff()
+    if staff.can("staff"):
+        return True
+    from .preview import viewer_scope, visible_media  # preview builds on this module
+
+    return sha256 in visible_media(viewer_scope())
+
+
 # --- posters -------------------------------------------------------------------------------------------------
 
 section("console.posters", _l("Posters"), "staff")
 
 
-def _spec_from(form) -> dict:
-    """A poster spec from the composer's fields; an empty text field takes the official campaign text."""
-    spec = {"template": form.get("template", "install"), "lang": form.get("lang", "vi"),
-            "theme": form.get("theme", "blue"), "url": form.get("url", "").strip() or DEFAULT_URL}
+def _spec_from(form: PosterForm) -> dict:
+    """A poster spec from the composer's fields (as typed, unchecked when refused, to show them again); an empty
+    text field takes the official campaign text."""
+    spec = {"template": form.template.data or "install", "lang": form.lang.data or "vi",
+            "theme": form.theme.data or "blue", "url": form.url.data.strip() or DEFAULT_URL}
     for name in TEXT_FIELDS:
-        value = form.get(name, "")
+        value = form[name].data
         spec[name] = value if value.strip() else None
     return spec
 
@@ -310,11 +288,13 @@ def poster_form(poster_id: int | None):
         abort(404)
     if request.method == "GET":
         return _composer(poster, json.loads(poster.spec_json) if poster else PosterSpec().to_dict())
-    spec = _spec_from(request.form)
+    form = PosterForm()
+    spec = _spec_from(form)
 
     def change(session, at):
+        form.checked()
         if poster is None:
-            saved = content.add_poster(session, spec, at, name=request.form.get("name", "").strip()[:200])
+            saved = content.add_poster(session, spec, at, name=form.name.data.strip())
             return Done(f"poster:{saved.id}", after=spec)
         before = json.loads(poster.spec_json)
         content.update_poster(session, poster.id, spec, at)
@@ -332,12 +312,13 @@ def poster_form(poster_id: int | None):
 def poster_preview():
     """JSON {"previews": [...]}: the composer's poster on each profile it will play on; 400 {"message"} when a
     field is refused before any rendering."""
+    form = PosterForm()
     try:
-        spec = PosterSpec.from_dict(_spec_from(request.form)).resolved()
-    except RenderError as exc:
+        form.checked()
+        spec = PosterSpec.from_dict(_spec_from(form)).resolved()
+    except (RenderError, FormError) as exc:
         return error_response(400, str(exc))
-    poster_id = request.form.get("poster_id", "")
-    profiles = preview_profiles(get_session(), int(poster_id) if poster_id.isdigit() else None)
+    profiles = preview_profiles(get_session(), form.poster_id.data)
     return jsonify(previews=[_preview(spec, name) for name in profiles])
 
 
@@ -364,22 +345,6 @@ def upload_page():
 # --- playlists -----------------------------------------------------------------------------------------------
 
 section("console.playlists", _l("Playlists"), "staff")
-
-
-def _items_from(form) -> list[tuple[str, int]]:
-    """(content, seconds) items from the editor's parallel fields content, duration and fit, in page order."""
-    contents, durations, fits = form.getlist("content"), form.getlist("duration"), form.getlist("fit")
-    if not len(contents) == len(durations) == len(fits):
-        raise ContentError(f"playlist items: got {len(contents)} contents, {len(durations)} durations and "
-                           f"{len(fits)} fits, expected as many of each")
-    items = []
-    for key, seconds, fit in zip(contents, durations, fits, strict=True):
-        try:
-            seconds = int(seconds)
-        except ValueError:
-            raise ContentError(f"duration of {key}: got {seconds!r}, expected whole seconds") from None
-        items.append((f"{key}:cover" if fit == "cover" and key.startswith("asset:") else key, seconds))
-    return items
 
 
 def _rows_from(form) -> list[tuple[str, str]]:
@@ -417,10 +382,11 @@ def playlist_form(playlist_id: int | None):
     if request.method == "GET":
         items = [(i.content, i.duration_s) for i in playlist.items] if playlist else []
         return _editor(playlist, playlist.name if playlist else "", items)
-    name = playlist.name if playlist else request.form.get("name", "")
+    form = PlaylistForm()
+    name = playlist.name if playlist else form.name.data
 
     def change(session, at):
-        items = _items_from(request.form)
+        items = form.items()
         if playlist is None:
             saved = content.add_playlist(session, name, items)
             return Done(f"playlist:{saved.id}", after={"name": saved.name, "items": items})
@@ -488,15 +454,14 @@ def schedules():
 @require("staff")
 def add_schedule():
     """Add a schedule from the form, or show the page again with the reason it was refused."""
-    form = request.form
+    form = ScheduleForm()
 
     def change(session, at):
-        weekdays = [int(d) for d in form.getlist("weekdays") if d.isdigit()]
+        f = form.checked()
         row = content.add_schedule(
-            session, _int(form, "playlist"), name=form.get("name", "").strip()[:200],
-            priority=_int(form, "priority", 0), start_date=_date(form, "start_date"),
-            end_date=_date(form, "end_date"), weekdays=weekdays, start_time=_time(form, "start_time"),
-            end_time=_time(form, "end_time"), **_targets(form))
+            session, f["playlist"], name=f["name"].strip(), priority=f["priority"] or 0,
+            start_date=f["start_date"], end_date=f["end_date"], weekdays=[int(d) for d in f["weekdays"]],
+            start_time=f["start_time"], end_time=f["end_time"], **form.targets())
         return Done(f"schedule:{row.id}", after=_describe_schedule(row))
 
     done, error = _apply("schedule.add", change)
@@ -510,13 +475,13 @@ def add_schedule():
 @require("staff")
 def add_reminder():
     """Add a reminder slot from the form, or show the page again with the reason it was refused."""
-    form = request.form
+    form = ReminderForm()
 
     def change(session, at):
+        f = form.checked()
         row = content.add_reminder(
-            session, form.get("content", ""), duration_s=_int(form, "duration_s"),
-            every_min=_int(form, "every_min"), name=form.get("name", "").strip()[:200],
-            start_time=_time(form, "start_time"), end_time=_time(form, "end_time"), **_targets(form))
+            session, f["content"], duration_s=f["duration_s"], every_min=f["every_min"], name=f["name"].strip(),
+            start_time=f["start_time"], end_time=f["end_time"], **form.targets())
         return Done(f"reminder:{row.id}", after=_describe_reminder(row))
 
     done, error = _apply("reminder.add", change)
@@ -564,19 +529,11 @@ def reach_seconds(poll_after_s: float) -> int:
     return math.ceil(poll_after_s * 1.2) + 5
 
 
-def _until(form, at: datetime) -> datetime:
+def _until(form: TakeoverForm, at: datetime) -> datetime:
     """The takeover's end: `minutes` from now, or the local date and time in `until` when that is chosen."""
-    if form.get("expiry") == "until":
-        value = form.get("until", "").strip()
-        try:
-            local = datetime.fromisoformat(value)
-        except ValueError:
-            raise ContentError(f"until: got {value!r}, expected a date and time YYYY-MM-DDTHH:MM") from None
-        return local.replace(tzinfo=ZoneInfo(DEFAULT_TZ)) if local.tzinfo is None else local
-    minutes = _int(form, "minutes")
-    if not 1 <= minutes <= 7 * 24 * 60:
-        raise ContentError(f"minutes: got {minutes}, expected 1 to {7 * 24 * 60} (a week)")
-    return at + timedelta(minutes=minutes)
+    if form.expiry.data == "until":
+        return form.until.data.replace(tzinfo=ZoneInfo(DEFAULT_TZ))
+    return at + timedelta(minutes=form.minutes.data)
 
 
 def _takeover_page(error: str | None = None, status: int = 200):
@@ -601,14 +558,15 @@ def takeover():
 @require("staff")
 def start_takeover():
     """Start a takeover now, above every schedule, until its expiry; or show why it was refused."""
-    form = request.form
+    form = TakeoverForm()
 
     def change(session, at):
-        key = form.get("content", "")
-        if form.get("fit") == "cover" and key.startswith("asset:"):
+        f = form.checked()
+        key = f["content"]
+        if f["fit"] == "cover" and key.startswith("asset:"):
             key += ":cover"
-        row = content.add_override(session, key, start=at, end=_until(form, at),
-                                   name=form.get("name", "").strip()[:200], **_targets(form))
+        row = content.add_override(session, key, start=at, end=_until(form, at), name=f["name"].strip(),
+                                   **form.targets())
         return Done(f"override:{row.id}", after={"content": key, "start": row.start, "end": row.end,
                                                   **_describe_targets(row)})
 
@@ -638,6 +596,7 @@ def end_takeover(override_id: int):
 # --- users ---------------------------------------------------------------------------------------------------
 
 section("console.users", _l("Users"), "admin")
+section("auth.account_password", _l("Change my password"), "operator")
 
 
 def _users_page(error: str | None = None, created: tuple[str, str] | None = None, status: int = 200):
@@ -686,11 +645,30 @@ def set_user_status(user_id: int):
             raise UserError(f"user: got id {user_id}, but there is no such user")
         if disable and user.id == current_staff().id:
             raise UserError("you cannot disable yourself: ask another admin")
-        before, user.disabled = user.disabled, disable
+        before = user.disabled
+        set_disabled(session, user, disable, at)
         return Done(f"user:{user.username}", before={"disabled": before}, after={"disabled": disable})
 
     done, error = _apply("user.disable" if disable else "user.enable", change, sync=False)
     flash(error or (_("User disabled.") if disable else _("User enabled.")), "error" if error else "ok")
+    return redirect(url_for("console.users"))
+
+
+@bp.post("/users/<int:user_id>/sessions")
+@require("admin")
+def sign_out_everywhere(user_id: int):
+    """End every console session of a user at once (an admin's own: all but this one)."""
+
+    def change(session, at):
+        user = session.get(User, user_id)
+        if user is None:
+            raise UserError(f"user: got id {user_id}, but there is no such user")
+        ended = end_sessions(session, user.id, at, keep=current_staff().sid)
+        return Done(f"user:{user.username}", after={"sessions_ended": ended}, value=(user.username, ended))
+
+    done, error = _apply("user.signout", change, sync=False)
+    flash(error or _("%(name)s is signed out everywhere (%(n)d sessions ended).", name=done.value[0],
+                     n=done.value[1]), "error" if error else "ok")
     return redirect(url_for("console.users"))
 
 

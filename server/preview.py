@@ -21,6 +21,7 @@ from renderer import get_profile
 from .auth import current_staff, require
 from .console import SECTIONS, section
 from .db import get_manifests, get_session
+from .forms import query_instant
 from .player import now
 
 bp = Blueprint("preview", __name__, url_prefix="/preview")
@@ -52,20 +53,26 @@ def visible_screen(screen_id: str) -> ScreenEntry:
     return screen
 
 
+def visible_media(scope: Scope) -> set[str]:
+    """The sha256 of every media file that a screen in scope may show, at that screen's size."""
+    network = get_manifests().network()
+    shas = set()
+    for screen in scope.screens(network):
+        for key in network.contents_for(screen):
+            ref = network.renditions.get((key, screen.profile))
+            if ref is not None:
+                shas.add(ref.sha256)
+    return shas
+
+
 def limits():
     return thresholds(float(current_app.config["POLL_AFTER_S"]))
 
 
 def _chosen_instant(screen: ScreenEntry) -> datetime:
-    """?at=YYYY-MM-DDTHH:MM (the screen's wall time) or now; 400 for anything else."""
-    raw = request.args.get("at", "").strip()
-    if not raw:
-        return now()
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        abort(400, "at: expected a date and time such as 2026-11-27T08:30")
-    return moment.astimezone(ZoneInfo(screen.tz)) if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(screen.tz))
+    """?at=YYYY-MM-DDTHH:MM (the screen's wall time; with a UTC offset, that instant) or now; 400 for anything
+    else, and for years outside the supported ones."""
+    return query_instant("at", screen.tz) or now()
 
 
 @bp.get("/")
