@@ -259,7 +259,8 @@ def _judge(session: Session, screen_id: str, rows: list[dict], now: datetime, ch
            outcome: PlayOutcome) -> list[dict]:
     """The rows that could have happened, in order of start; the others are refused in outcome."""
     in_time = []
-    for row in sorted(rows, key=lambda r: (r["started_at"], r["record_id"])):
+    # By start; records starting together keep the batch's order, so the first one sent is the one kept.
+    for row in sorted(rows, key=lambda r: r["started_at"]):
         if row["started_at"] > now + checks.clock_skew or _end(row) > now + checks.clock_skew:
             outcome.refuse("future", row["record_id"])
         elif row["started_at"] < now - checks.keep:
