@@ -298,6 +298,8 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Written at most once a minute (see playlists.users.user_for_api_token), so a busy script costs no writes.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     user: Mapped[User] = relationship(lazy="joined")
 
 
@@ -315,18 +317,37 @@ class AuditEntry(Base):
     after_json: Mapped[str] = mapped_column(Text, default="null")
 
 
-class LoginAttempt(Base):
-    """A failed login, kept for the throttling window only."""
+class UserSession(Base):
+    """A console login. The cookie carries a random id and only its sha256 is kept; it ends at logout, when the
+    user is disabled or changes password, when an admin signs them out, or after its idle or absolute lifetime."""
 
-    __tablename__ = "login_attempts"
+    __tablename__ = "user_sessions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    username: Mapped[str] = mapped_column(String(64), index=True)
-    remote: Mapped[str] = mapped_column(String(64), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LoginThrottle(Base):
+    """Failed logins of one (address, user name) pair (scope "pair") or of one address across names (scope
+    "addr", username ""): the next attempt may start at next_at. One row per key, counted by compare-and-set."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (CheckConstraint("scope IN ('pair', 'addr')", name="ck_login_throttle_scope"),)
+
+    scope: Mapped[str] = mapped_column(String(4), primary_key=True)
+    remote: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 # Rows whose changes do not alter what any screen shows.
-_NOT_CONTENT = (ScreenStatus, Play, PlayHour, Revision, Pairing, User, ApiToken, AuditEntry, LoginAttempt)
+_NOT_CONTENT = (ScreenStatus, Play, PlayHour, Revision, Pairing, User, ApiToken, AuditEntry, UserSession,
+               LoginThrottle)
 
 
 @event.listens_for(Session, "after_flush")

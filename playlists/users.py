@@ -1,32 +1,34 @@
-"""People who use the console, their API tokens, login throttling and the audit log.
+"""People who use the console, their sessions and API tokens, login throttling and the audit log.
 
-Passwords are hashed with Argon2id (argon2-cffi: slow, salted, memory-hard); API tokens are long random strings
-stored as sha256 digests, like device tokens, because a slow hash buys nothing for 256 random bits.
+Passwords are hashed with Argon2id (argon2-cffi: slow, salted, memory-hard); API tokens and session ids are long
+random strings stored as sha256 digests, like device tokens, because a slow hash buys nothing for 256 random bits.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .models import ApiToken, AuditEntry, Group, LoginAttempt, User
+from .models import ApiToken, AuditEntry, Group, LoginThrottle, User, UserSession
+from .network import as_utc
 from .screens import hash_token, new_token, token_matches
 
 ROLES = ("operator", "staff", "admin")  # each role can do what the ones before it can
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 MIN_PASSWORD = 10
-# Failed logins allowed per name, and per client address, inside the window before logins are refused.
-THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_REMOTE = 20
+# A session's or token's last use is written at most this often, so browsing costs no write per page.
+TOUCH_EVERY = timedelta(minutes=1)
 # Checked against when the user does not exist, so a wrong name takes as long as a wrong password.
 _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("not a password of anyone")
@@ -44,7 +46,11 @@ def _matches(stored: str, password: str) -> bool:
 
 
 class UserError(ValueError):
-    """A user request that cannot be met; the message says what was wrong."""
+    """A user request that cannot be met; the message says what was wrong, code (when set) which rule it broke."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def role_at_least(role: str, needed: str) -> bool:
@@ -59,7 +65,7 @@ def new_password() -> str:
 
 def _check_password(password: str) -> None:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise UserError(f"password too short: expected at least {MIN_PASSWORD} characters")
+        raise UserError(f"password too short: expected at least {MIN_PASSWORD} characters", "too_short")
 
 
 def add_user(session: Session, username: str, role: str, now: datetime, *, password: str | None = None,
@@ -94,9 +100,38 @@ def set_scope(session: Session, user: User, sites: Iterable[str], groups: Iterab
     user.groups = [found[g] for g in names]
 
 
-def set_password(session: Session, user: User, password: str) -> None:
+def user_named(session: Session, username: str) -> User:
+    """The user with this name; refuses an unknown one."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise UserError(f"no user {username!r}")
+    return user
+
+
+def set_password(session: Session, user: User, password: str, now: datetime, *,
+                 keep_session: str | None = None) -> int:
+    """Give user a new password and end their sessions (all but keep_session, the one making the change).
+
+    Returns how many sessions ended; refuses a password shorter than MIN_PASSWORD."""
     _check_password(password)
     user.password_hash = _hash(password)
+    return end_sessions(session, user.id, now, keep=keep_session)
+
+
+def change_own_password(session: Session, user_id: int, current: str, new: str, repeat: str, now: datetime, *,
+                        keep_session: str | None = None) -> User:
+    """A person's own change of password: the current one must match and the new one be typed twice the same."""
+    user = session.get(User, user_id)
+    if user is None or user.disabled:
+        raise UserError(f"user: got id {user_id}, expected an enabled user")
+    if not _matches(user.password_hash, current if isinstance(current, str) else ""):
+        raise UserError("current password: does not match", "wrong_current")
+    if new != repeat:
+        raise UserError("new password: the two copies differ", "mismatch")
+    if new == current:
+        raise UserError("new password: got the current one, expected a different one", "same")
+    set_password(session, user, new, now, keep_session=keep_session)
+    return user
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -106,23 +141,204 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user if ok and user is not None and not user.disabled else None
 
 
-def login_allowed(session: Session, username: str, remote: str, now: datetime) -> bool:
-    """False while this name or this client address has failed too often inside the throttling window."""
-    since = now - THROTTLE_WINDOW
-    by_user = session.scalar(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.username == username[:64], LoginAttempt.at > since))
-    by_remote = session.scalar(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.remote == remote[:64], LoginAttempt.at > since))
-    return by_user < MAX_FAILURES_PER_USER and by_remote < MAX_FAILURES_PER_REMOTE
+# --- console sessions ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long a console session lives: idle (since its last request) and at most (since the login)."""
+
+    idle: timedelta = timedelta(minutes=60)
+    max_age: timedelta = timedelta(hours=12)
 
 
-def record_login(session: Session, username: str, remote: str, ok: bool, now: datetime) -> None:
-    """Remember a failure (and forget old ones); a success clears the name's failures."""
-    session.execute(delete(LoginAttempt).where(LoginAttempt.at <= now - THROTTLE_WINDOW))
-    if ok:
-        session.execute(delete(LoginAttempt).where(LoginAttempt.username == username[:64]))
-    else:
-        session.add(LoginAttempt(at=now, username=username[:64], remote=remote[:64]))
+def _utc(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        raise ValueError(f"now: got a naive datetime {now!r}, expected an aware one")
+    return now.astimezone(UTC)
+
+
+def start_session(session: Session, user: User, now: datetime) -> str:
+    """A new console session for user; returns its id (for the cookie), of which only the sha256 is kept."""
+    now = _utc(now)
+    token = new_token()
+    session.add(UserSession(token_hash=hash_token(token), user_id=user.id, created_at=now, last_seen_at=now))
+    session.flush()
+    return token
+
+
+def session_user(session: Session, token: str, now: datetime, policy: SessionPolicy) -> User | None:
+    """The enabled user of this live session, or None (unknown, ended, idle too long, too old, user disabled).
+
+    Marks the session as seen now, at most once every TOUCH_EVERY (the caller commits)."""
+    if not isinstance(token, str) or not token:
+        return None
+    now = _utc(now)
+    row = session.scalar(select(UserSession).where(UserSession.token_hash == hash_token(token),
+                                                   UserSession.ended_at.is_(None)))
+    if row is None or not token_matches(row.token_hash, token):
+        return None
+    seen = as_utc(row.last_seen_at)
+    if now - as_utc(row.created_at) >= policy.max_age or now - seen >= policy.idle:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or user.disabled:
+        return None
+    if now - seen >= TOUCH_EVERY:
+        session.execute(update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
+    return user
+
+
+def end_session(session: Session, token: str, now: datetime) -> bool:
+    """End one session (logout); True when it was live."""
+    if not isinstance(token, str) or not token:
+        return False
+    statement = update(UserSession).where(UserSession.token_hash == hash_token(token),
+                                          UserSession.ended_at.is_(None)).values(ended_at=_utc(now))
+    return session.execute(statement).rowcount == 1
+
+
+def end_sessions(session: Session, user_id: int, now: datetime, *, keep: str | None = None) -> int:
+    """End every live session of a user (all but keep, a session id); returns how many ended."""
+    statement = update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+    if keep:
+        statement = statement.where(UserSession.token_hash != hash_token(keep))
+    return session.execute(statement.values(ended_at=_utc(now))).rowcount
+
+
+def live_sessions(session: Session, user_id: int, now: datetime, policy: SessionPolicy) -> int:
+    """How many sessions of this user could still be used."""
+    now = _utc(now)
+    rows = session.scalars(select(UserSession).where(UserSession.user_id == user_id,
+                                                     UserSession.ended_at.is_(None))).all()
+    return sum(1 for r in rows if now - as_utc(r.created_at) < policy.max_age
+               and now - as_utc(r.last_seen_at) < policy.idle)
+
+
+def purge_sessions(session: Session, now: datetime, policy: SessionPolicy) -> int:
+    """Delete sessions that can no longer be used (ended, idle too long, too old); returns how many."""
+    now = _utc(now)
+    statement = delete(UserSession).where(or_(UserSession.ended_at.is_not(None),
+                                              UserSession.last_seen_at <= now - policy.idle,
+                                              UserSession.created_at <= now - policy.max_age))
+    return session.execute(statement).rowcount
+
+
+def set_disabled(session: Session, user: User, disabled: bool, now: datetime) -> None:
+    """Disable a user (ending their sessions at once) or enable them again."""
+    user.disabled = disabled
+    if disabled:
+        end_sessions(session, user.id, now)
+
+
+# --- login throttling ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """Growing delays after failed logins, never a lock.
+
+    Per (client address, user name) pair: `free` failures, then each next attempt waits 2, 4, 8 ... seconds up
+    to max_delay. Per address across names the same with `address_free` failures. A key with no attempt for
+    `forget` starts again from zero. An attacker's failures slow only their own address: the account's owner
+    logging in from elsewhere never waits for them."""
+
+    free: int = 3
+    address_free: int = 20
+    max_delay: timedelta = timedelta(minutes=15)
+    forget: timedelta = timedelta(hours=1)
+
+    def delay(self, failures: int, free: int) -> timedelta:
+        """How long after the failures-th counted attempt the next one must wait."""
+        if failures < free:
+            return timedelta(0)
+        return min(timedelta(seconds=2 ** min(failures - free + 1, 30)), self.max_delay)
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins for this pair or address: try again in retry_after seconds."""
+
+    def __init__(self, retry_after: timedelta) -> None:
+        self.retry_after = max(1, math.ceil(retry_after.total_seconds()))
+        super().__init__(f"too many failed logins: got another attempt, expected a wait of {self.retry_after} s")
+
+
+def _throttle_keys(username: str, remote: str, policy: ThrottlePolicy) -> list[tuple[tuple[str, str, str], int]]:
+    remote = (remote or "-")[:64]
+    name = (username if isinstance(username, str) else "")[:64]
+    return [(("addr", remote, ""), policy.address_free), (("pair", remote, name), policy.free)]
+
+
+def _key_filter(key: tuple[str, str, str]):
+    scope, remote, name = key
+    return (LoginThrottle.scope == scope, LoginThrottle.remote == remote, LoginThrottle.username == name)
+
+
+def _insert_new(session: Session):
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(LoginThrottle).on_conflict_do_nothing()
+    if dialect == "postgresql":
+        return postgresql.insert(LoginThrottle).on_conflict_do_nothing()
+    return insert(LoginThrottle)
+
+
+def _wait(row, now: datetime, policy: ThrottlePolicy) -> timedelta:
+    if row is None or now - as_utc(row.last_at) >= policy.forget:
+        return timedelta(0)
+    return max(timedelta(0), as_utc(row.next_at) - now)
+
+
+def login_wait(session: Session, username: str, remote: str, now: datetime, policy: ThrottlePolicy) -> timedelta:
+    """How long this name from this address must wait before its next login attempt (zero: it may try now)."""
+    now = _utc(now)
+    waits = [_wait(session.execute(select(LoginThrottle.last_at, LoginThrottle.next_at)
+                                   .where(*_key_filter(key))).one_or_none(), now, policy)
+             for key, _free in _throttle_keys(username, remote, policy)]
+    return max(waits)
+
+
+def _claim(session: Session, key: tuple[str, str, str], free: int, now: datetime, policy: ThrottlePolicy) -> None:
+    # Compare-and-set on the count: of concurrent attempts that read the same count, one moves it on and the
+    # others read again (and wait if the new count says so), so concurrent guesses cannot exceed the limit.
+    scope, remote, name = key
+    for _attempt in range(50):
+        row = session.execute(select(LoginThrottle.failures, LoginThrottle.last_at, LoginThrottle.next_at)
+                              .where(*_key_filter(key))).one_or_none()
+        if row is None:
+            values = {"scope": scope, "remote": remote, "username": name, "failures": 1, "last_at": now,
+                      "next_at": now + policy.delay(1, free)}
+            if session.execute(_insert_new(session).values(**values)).rowcount == 1:
+                return
+            continue
+        if (wait := _wait(row, now, policy)) > timedelta(0):
+            raise LoginThrottled(wait)
+        failures = 0 if now - as_utc(row.last_at) >= policy.forget else row.failures
+        statement = update(LoginThrottle).where(*_key_filter(key), LoginThrottle.failures == row.failures).values(
+            failures=failures + 1, last_at=now, next_at=now + policy.delay(failures + 1, free))
+        if session.execute(statement).rowcount == 1:
+            return
+    raise LoginThrottled(timedelta(seconds=1))  # that many concurrent attempts on one key: let them come back
+
+
+def claim_login_attempt(session: Session, username: str, remote: str, now: datetime,
+                        policy: ThrottlePolicy) -> None:
+    """Count a login attempt as failed before its password is checked, or raise LoginThrottled.
+
+    The caller commits at once (so concurrent attempts see the count) and calls login_succeeded afterwards when
+    the password was right, which takes the count back."""
+    now = _utc(now)
+    if (wait := login_wait(session, username, remote, now, policy)) > timedelta(0):
+        raise LoginThrottled(wait)
+    for key, free in _throttle_keys(username, remote, policy):
+        _claim(session, key, free, now, policy)
+
+
+def login_succeeded(session: Session, username: str, remote: str, now: datetime, policy: ThrottlePolicy) -> None:
+    """A right password: forget the pair's failures, give the address its attempt back, drop stale counts."""
+    (addr, _), (pair, _) = _throttle_keys(username, remote, policy)
+    session.execute(delete(LoginThrottle).where(*_key_filter(pair)))
+    session.execute(update(LoginThrottle).where(*_key_filter(addr), LoginThrottle.failures > 0)
+                    .values(failures=LoginThrottle.failures - 1))
+    session.execute(delete(LoginThrottle).where(LoginThrottle.last_at <= _utc(now) - policy.forget))
 
 
 def create_api_token(session: Session, username: str, name: str, now: datetime) -> str:
@@ -138,13 +354,33 @@ def create_api_token(session: Session, username: str, name: str, now: datetime) 
     return token
 
 
-def user_for_api_token(session: Session, token: str) -> User | None:
-    """The enabled user owning this unrevoked token, or None."""
+def user_for_api_token(session: Session, token: str, now: datetime | None = None) -> User | None:
+    """The enabled user owning this unrevoked token, or None; with now, marks the token used (once a minute)."""
+    if not isinstance(token, str) or not token:
+        return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
                                                 ApiToken.revoked_at.is_(None)))
     if row is None or not token_matches(row.token_hash, token) or row.user.disabled:
         return None
+    if now is not None and (row.last_used_at is None or _utc(now) - as_utc(row.last_used_at) >= TOUCH_EVERY):
+        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=_utc(now)))
     return row.user
+
+
+def list_api_tokens(session: Session) -> list[ApiToken]:
+    """Every API token, revoked ones included, oldest first."""
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def revoke_api_token(session: Session, token_id: int, now: datetime) -> ApiToken:
+    """Revoke a token (it stops working at once); refuses an unknown id or one revoked already."""
+    row = session.get(ApiToken, token_id) if isinstance(token_id, int) and 0 < token_id < 2 ** 31 else None
+    if row is None:
+        raise UserError(f"API token: got id {token_id}, but there is no such token")
+    if row.revoked_at is not None:
+        raise UserError(f"API token {token_id} was revoked already")
+    row.revoked_at = _utc(now)
+    return row
 
 
 def audit(session: Session, actor: str, action: str, target: str, now: datetime, *, before: object = None,

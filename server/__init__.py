@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from renderer import require_raqm
 
@@ -55,6 +56,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         OVERRIDE_KEEP_HOURS=24,
         PLAYS_KEEP_DAYS=90,
         BACKUP_KEEP=7,
+        # Console sessions end after this long without a request, and this long after the login at most.
+        SESSION_IDLE_MINUTES=60,
+        SESSION_MAX_HOURS=12,
+        # Failed logins: after LOGIN_FREE_FAILURES of one (address, name) pair, or LOGIN_ADDRESS_FREE_FAILURES of
+        # one address across names, each next attempt waits 2, 4, 8 ... s up to LOGIN_MAX_DELAY_S; a pair or
+        # address with no attempt for LOGIN_FORGET_MINUTES starts again. Never a lock on the account itself.
+        LOGIN_FREE_FAILURES=3,
+        LOGIN_ADDRESS_FREE_FAILURES=20,
+        LOGIN_MAX_DELAY_S=900,
+        LOGIN_FORGET_MINUTES=60,
+        # Reverse proxies in front that set X-Forwarded-For and -Proto; 0 (default) trusts no such header.
+        TRUSTED_PROXIES=0,
         # Strict-Transport-Security max-age (seconds) on answers to HTTPS requests; 0 sends none.
         HSTS_MAX_AGE=31536000,
         # /metrics answers loopback clients, and others sending Authorization: Bearer <METRICS_TOKEN> if set.
@@ -106,4 +119,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(exports_bp)
     # The players' poll path, in front of everything else (see server/fastpoll.py).
     app.wsgi_app = fastpoll.PollFastPath(app)
+    if proxies := int(app.config["TRUSTED_PROXIES"]):
+        # Only when configured: otherwise any client could name its own address in X-Forwarded-For. The Host
+        # header is the proxy's to pass on (nginx: proxy_set_header Host), so X-Forwarded-Host is never trusted.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     return app

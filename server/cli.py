@@ -281,6 +281,26 @@ def user_add(username, role, sites, groups) -> None:
     click.echo(password)
 
 
+@user.command("password")
+@click.argument("username", metavar="NAME")
+@click.option("--generate", is_flag=True, help="Make a password and print it once, alone on the last line.")
+def user_password(username, generate) -> None:
+    """Set a user's password (asked twice, or generated); every session of theirs ends."""
+    from playlists.users import audit, new_password, set_password, user_named
+
+    password = new_password() if generate else click.prompt("New password", hide_input=True,
+                                                              confirmation_prompt=True, err=True)
+    with _app_session() as session:
+        ended = set_password(session, user_named(session, username), password, _now())
+        audit(session, "cli", "user.password", f"user:{username}", _now(), after={"sessions_ended": ended})
+    if generate:
+        click.echo(f"password of {username} set; {ended} session(s) ended; the password (shown once) is on the "
+                   "next line")
+        click.echo(password)
+    else:
+        click.echo(f"password of {username} set; {ended} session(s) ended")
+
+
 @main.group()
 def token() -> None:
     """API tokens for scripts."""
@@ -298,6 +318,39 @@ def token_create(username, label) -> None:
         audit(session, "cli", "token.create", f"user:{username}", _now(), after={"label": label})
     click.echo(f"API token for {username} ({label}); send it as Authorization: Bearer <token>. It is on the next line")
     click.echo(secret)
+
+
+@token.command("list")
+def token_list() -> None:
+    """One API token a line: id, user, label, created, last used, revoked ("-" for never), tab-separated."""
+    from playlists.users import list_api_tokens
+
+    def when(moment):
+        return _stamp(moment) if moment is not None else "-"
+
+    with _app_session() as session:
+        for t in list_api_tokens(session):
+            click.echo(f"{t.id}\t{t.user.username}\t{t.name}\t{when(t.created_at)}\t{when(t.last_used_at)}\t"
+                       f"{when(t.revoked_at)}")
+
+
+@token.command("revoke")
+@click.argument("token_id", metavar="ID", type=click.IntRange(min=1))
+def token_revoke(token_id) -> None:
+    """Revoke an API token (the id from `signage token list`); it stops working at once."""
+    from playlists.users import audit, revoke_api_token
+
+    with _app_session() as session:
+        row = revoke_api_token(session, token_id, _now())
+        audit(session, "cli", "token.revoke", f"user:{row.user.username}", _now(),
+              after={"id": token_id, "label": row.name})
+    click.echo(f"API token {token_id} of {row.user.username} ({row.name}) revoked")
+
+
+def _stamp(moment: datetime) -> str:
+    """A stored instant as UTC, to the minute, for listings."""
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def _now() -> datetime:

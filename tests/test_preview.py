@@ -167,11 +167,11 @@ def test_preview_now_equals_now_png_and_the_manifest(net, moment):
 
 
 def test_the_sources_at_those_instants_are_the_expected_ones(net):
-    chi = login(net, "chi")
     seen = []
     for moment in INSTANTS:
         net.clock.at = moment
-        seen.append(chi.get("/preview/screens/bx-bac-1/now.json").get_json()["item"])
+        # A fresh login at each instant: console sessions end after an idle hour or 12 hours (tests/test_sessions.py).
+        seen.append(login(net, "chi").get("/preview/screens/bx-bac-1/now.json").get_json()["item"])
     k = net.keys
     assert seen == [k["a"], k["r"], k["alert"], k["b"], "poster:" + seen[4].split(":")[1], k["r"]]
     assert seen[4] not in (k["a"], k["b"], k["r"], k["alert"])  # the default poster at night
