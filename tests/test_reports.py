@@ -13,7 +13,6 @@ from renderer.qr import decode
 from server.db import get_session, get_store
 from tests.test_preview import NOW, build_network, device, login
 
-
 HUE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -178,3 +177,30 @@ def test_an_unknown_code_still_reaches_the_store_and_counts_nothing(net):
 
 def test_the_platform_is_read_from_the_user_agent():
     assert [stats.platform(ua) for ua in (IPHONE, ANDROID, DESKTOP, "")] == ["ios", "android", "web", "web"]
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [("=HYPERLINK(\"http://evil.example\")", "'=HYPERLINK(\"http://evil.example\")"), ("+1", "'+1"), ("-1", "'-1"),
+     ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"), ("Bến xe", "Bến xe"), ("a=b", "a=b"), ("", ""),
+     (-3, -3), (1.5, 1.5), (True, "True"), (None, None)],
+)
+def test_a_cell_that_would_start_a_formula_is_made_text(value, cell):
+    from playlists.spreadsheet import safe_cell
+
+    assert safe_cell(value) == cell
+
+
+def test_names_sent_or_typed_never_become_formulas_in_the_csv(played):
+    from playlists.models import Screen
+
+    with played.app_context():
+        session = get_session()
+        screen = session.get(Screen, "bx-nam-1")
+        screen.site, screen.district = '=cmd|" /C calc"!A0', "@SUM(1+1)"
+        session.commit()
+    r = login(played, "binh").get(f"/reports/plays.csv?{PERIOD}")
+    rows = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig"))))
+    south = [row for row in rows if "calc" in row[2]]
+    assert south and all(row[1] == "'@SUM(1+1)" and row[2] == "'=cmd|\" /C calc\"!A0" for row in south)
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for cell in row)
