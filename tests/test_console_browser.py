@@ -68,7 +68,7 @@ def upload_images(page, server, tmp_path) -> None:
                                                       image_file(tmp_path / "blue.png", BLUE),
                                                       str(tmp_path / "notes.png")])
     page.wait_for_selector("#uploads li:nth-child(3)[data-state]")
-    page.wait_for_function("document.querySelectorAll('#uploads li[data-state]').length === 3")
+    live.wait_until(page, "document.querySelectorAll('#uploads li[data-state]').length === 3")
     states = {li.query_selector(".name").inner_text(): (li.get_attribute("data-state"), li.inner_text())
               for li in page.query_selector_all("#uploads li")}
     assert states["red.png"][0] == states["blue.png"][0] == "ok"
@@ -83,8 +83,8 @@ def compose_poster(page, server) -> Image.Image:
     page.fill("input[name=name]", "Bến xe")
     page.fill("input[name=headline]", "Cài Bluezone ngay")
     # The preview follows the typing: the LED panel's preview carries the new headline's render and QR report.
-    page.wait_for_function("document.querySelector('#previews').dataset.headline === 'Cài Bluezone ngay' && "
-                           "!document.querySelector('.preview-status').textContent")
+    live.wait_until(page, "document.querySelector('#previews').dataset.headline === 'Cài Bluezone ngay' && "
+                          "!document.querySelector('.preview-status').textContent")
     assert page.eval_on_selector_all(".preview", "fs => fs.map(f => f.dataset.profile)") == \
         ["kiosk-portrait", "led-p10"]  # side by side, one per kind of registered screen
     caption = page.inner_text('.preview[data-profile="led-p10"]')
@@ -141,6 +141,10 @@ def test_staff_flow_from_upload_to_takeover_seen_on_a_player(browser, live_serve
         add_screen(s, "hue-kiosk-1", "kiosk-portrait", now, groups=["hospital"])  # a second shape to preview
     live_server.start()
     with browser_page(browser, 1200, 900) as page, browser_page(browser, 192, 96) as player:
+        violations = []  # what the Content-Security-Policy refused, as chromium logs it
+        for watched in (page, player):
+            watched.on("console",
+                       lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
         log_in(page, live_server)
         upload_images(page, live_server, tmp_path)
         preview = compose_poster(page, live_server)
@@ -185,6 +189,7 @@ def test_staff_flow_from_upload_to_takeover_seen_on_a_player(browser, live_serve
         page.goto(f"{live_server.url}/staff/takeover?lang=vi")
         assert "Thay thế khẩn cấp" in page.inner_text("h1")
         page.screenshot(path=SCREENSHOTS["phone"], full_page=True)
+    assert violations == []  # every page worked with its scripts as files only
     with live_server.session() as s:
         actions = s.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
     assert actions == ["login", "asset.upload", "asset.upload", "poster.save", "playlist.save", "schedule.add",

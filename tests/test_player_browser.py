@@ -102,8 +102,9 @@ def test_items_appear_in_order_and_switch_on_time(browser, live_server):
     token = data["tokens"]["bx-bac-1"]
     manifest = Manifest(live_server, "bx-bac-1", token)
     with browser_page(browser, W, H) as page:
-        urls = []
+        urls, violations = [], []
         page.on("request", lambda r: urls.append(r.url))
+        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
         open_player(page, live_server, "bx-bac-1", token)
         # The token left the address bar for the browser's storage.
         assert page.url == f"{live_server.url}/player/bx-bac-1"
@@ -115,6 +116,7 @@ def test_items_appear_in_order_and_switch_on_time(browser, live_server):
         assert len(set(seen)) == 3 and seen[3] == seen[0]  # the loop, in order
         swaps = page.evaluate("window.signagePlayer.swaps")
     assert not any(token in u for u in urls)
+    assert violations == []  # the player's own policy refused nothing it needs
     on_time = [s for s in swaps if s["local"] > watching]
     assert len(on_time) >= 4
     for swap in on_time:
