@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from typing import BinaryIO
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from sqlalchemy.orm import Session
@@ -42,8 +45,16 @@ from .store import MediaStore
 
 MAX_BYTES = 25 * 1024 * 1024
 # 50 megapixels takes a 48 MP phone photo (8064x6048); 4K screens need 8.3 MP and an A3 print at 300 dpi 17 MP.
-# Decoded as RGBA that is 200 MB, which bounds a worker's memory per upload.
+# Decoded as RGBA that is 200 MB at most: the one full-size copy an upload may cost (see WORK_MAX_PIXELS).
 MAX_PIXELS = 50_000_000
+# Images above this are stored reduced by a whole factor (2, 3, ...) to at most this many pixels: still more
+# than a 4K screen (8.3 MP) needs, and small enough that the cleaning steps, each of which copies the image,
+# stay within a worker's memory budget (300 MB of growth for the largest accepted upload, tests/test_memory.py).
+# JPEG is decoded at the reduced size directly (libjpeg scales while decoding); other formats are decoded at full
+# size and then reduced band by band, so that only one full-size copy ever exists.
+WORK_MAX_PIXELS = 25_000_000
+# Bytes read from the start of a file to tell its format (and what it is when it is refused).
+_HEAD = 4096
 MAX_LABEL = 120
 JPEG_QUALITY = 90
 ACCEPTED = "PNG, JPEG, WebP or GIF"
@@ -109,23 +120,35 @@ class Ingested:
     notes: tuple[str, ...] = ()
 
 
-def ingest(data: bytes, filename: str, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> Ingested:
-    """Check and clean one upload; returns the bytes to store (PNG or JPEG, no metadata) and their facts.
+def ingest(source: bytes | BinaryIO, filename: str, *, max_bytes: int = MAX_BYTES,
+           max_pixels: int = MAX_PIXELS) -> Ingested:
+    """Check and clean one upload (its bytes, or a seekable binary file such as the request's spooled temporary
+    file, read from the start and never held whole in memory); returns the bytes to store (PNG or JPEG, no
+    metadata) and their facts. Images over WORK_MAX_PIXELS are stored reduced.
 
     Refuses (IngestError) an empty, truncated or corrupt file (400), a file over max_bytes or an image over
     max_pixels (413), and anything that is not a PNG, JPEG, WebP or GIF image by its content (415)."""
-    if not data:
+    stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+    size = stream.seek(0, os.SEEK_END)
+    stream.seek(0)
+    if not size:
         raise IngestError(400, "empty file: got 0 bytes, expected a PNG, JPEG, WebP or GIF image")
-    if len(data) > max_bytes:
-        raise IngestError(413, f"file too large: got {len(data):,} bytes, expected at most {max_bytes:,}")
-    fmt = sniff(data)
-    image, animated = _decode(data, fmt, max_pixels)
+    if size > max_bytes:
+        raise IngestError(413, f"file too large: got {size:,} bytes, expected at most {max_bytes:,}")
+    fmt = sniff(stream.read(_HEAD))
+    lossless = _lossless_source(fmt, stream)
+    image, animated, reduced = _decode(stream, fmt, max_pixels)
     image, notes = _clean(image, fmt)
+    if reduced:
+        notes.insert(0, f"reduced from {reduced[0]}x{reduced[1]} to {image.width}x{image.height} "
+                        f"(at most {WORK_MAX_PIXELS:,} pixels are kept)")
     if animated:
         notes.insert(0, "more than one frame (animation or multi-picture): only the first is kept")
-    encoded, ext = _encode(image, lossless=_lossless_source(fmt, data))
+    encoded, ext = _encode(image, lossless=lossless)
+    width, height = image.size
+    del image  # the pixels are no longer needed: give their memory back before the caller stores the bytes
     return Ingested(data=encoded, sha256=hashlib.sha256(encoded).hexdigest(), ext=ext, kind="image",
-                    width=image.width, height=image.height, label=clean_label(filename),
+                    width=width, height=height, label=clean_label(filename),
                     source_format=_LABELS[fmt], notes=tuple(notes))
 
 
@@ -189,47 +212,96 @@ def _text_kind(data: bytes) -> str:
     return "a text file"
 
 
-def webp_is_lossless(data: bytes) -> bool:
+def webp_is_lossless(data: bytes | BinaryIO) -> bool:
     """True when a WebP's (first) bitstream is VP8L, lossless; False for VP8, lossy."""
+    stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
     pos = 12
-    while pos + 8 <= len(data):
-        fourcc, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+    while True:
+        stream.seek(pos)
+        header = stream.read(8)
+        if len(header) < 8:
+            return False
+        fourcc, size = header[:4], int.from_bytes(header[4:], "little")
         if fourcc in (b"VP8L", b"VP8 "):
             return fourcc == b"VP8L"
         # An animation frame holds a 16-byte header and then its own chunks: step inside it.
         pos += 8 + 16 if fourcc == b"ANMF" else 8 + size + (size & 1)
-    return False
 
 
-def _decode(data: bytes, fmt: str, max_pixels: int) -> tuple[Image.Image, bool]:
-    """The first frame, fully decoded, and whether there were more. Refuses an image over the pixel limit
-    before decoding it (413) and a file that does not decode (400)."""
+def _decode(stream: BinaryIO, fmt: str, max_pixels: int
+            ) -> tuple[Image.Image, bool, tuple[int, int] | None]:
+    """The first frame, decoded and reduced to at most WORK_MAX_PIXELS; whether there were more frames; and the
+    original size when it was reduced. Refuses an image over the pixel limit before decoding it (413) and a file
+    that does not decode (400)."""
     # Never above Pillow's own limit, so that its DecompressionBombWarning can only announce our refusal.
     limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
     try:
-        with Image.open(io.BytesIO(data), formats=[fmt]) as probe:
+        stream.seek(0)
+        with Image.open(stream, formats=[fmt]) as probe:
             _check_pixels(probe.size, limit)
             probe.verify()  # chunk checksums and the end marker, which load() alone does not insist on
-        image = Image.open(io.BytesIO(data), formats=[fmt])  # in memory: nothing to close
+        stream.seek(0)
+        image = Image.open(stream, formats=[fmt])
         animated = bool(getattr(image, "is_animated", False))
         image.seek(0)
+        declared = image.size
+        _check_pixels(declared, limit)
+        if fmt == "JPEG":
+            # libjpeg decodes at 1/2, 1/4 or 1/8 of the size directly: the full-size pixels never exist.
+            factor = _factor(declared)
+            image.draft(None, (-(-declared[0] // factor), -(-declared[1] // factor)))
         image.load()
         _check_pixels(image.size, limit)  # a GIF frame may be larger than its declared screen
-        return image, animated
+        if image.width * image.height > WORK_MAX_PIXELS:
+            image = _reduce(image, _factor(image.size))
+        return image, animated, (declared if image.size != declared else None)
     except IngestError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        declared = re.search(r"\((\d+) pixels\)", str(exc))
-        got = f"{int(declared[1]):,} pixels" if declared else "more pixels than Pillow allows"
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        got = f"{int(found[1]):,} pixels" if found else "more pixels than Pillow allows"
         raise IngestError(413, f"image too large: got {got}, expected at most {limit:,}") from None
     except UnidentifiedImageError:
         raise IngestError(400, f"broken {_LABELS[fmt]} file: it starts like one but its header is unreadable; "
                                "expected a complete, undamaged image") from None
+    except MemoryError:
+        raise
     except Exception as exc:
         # Hostile input fails decoders in many ways (OSError, SyntaxError, ValueError, EOFError,
         # struct.error, ...); each means the file cannot be shown.
         raise IngestError(400, f"broken {_LABELS[fmt]} file: {str(exc) or type(exc).__name__}; "
                                "expected a complete, undamaged image") from None
+
+
+def _factor(size: tuple[int, int]) -> int:
+    """The smallest whole factor that brings size to at most WORK_MAX_PIXELS."""
+    return max(1, math.ceil(math.sqrt(size[0] * size[1] / WORK_MAX_PIXELS)))
+
+
+def _reduce(image: Image.Image, factor: int) -> Image.Image:
+    """image reduced factor times (box average), built from bands of at most 2 MP so that, besides the source,
+    only the result and one band are in memory (Pillow's own reduce() first copies a whole RGBA image).
+    Palette and 1-bit images become RGB(A) or L, 16-bit ones 32-bit I, so that averaging means colours."""
+    width, height = image.size
+    rows = max(factor, (2_000_000 // width) // factor * factor)
+    out = None
+    for top in range(0, height, rows):
+        band = image.crop((0, top, width, min(height, top + rows)))
+        if band.mode in ("P", "PA"):
+            band = band.convert("RGBA" if "A" in band.mode or "transparency" in band.info else "RGB")
+        elif band.mode == "1":
+            band = band.convert("L")
+        elif band.mode.startswith("I;16"):
+            band = band.convert("I")
+        elif "transparency" in band.info and band.mode in ("L", "RGB"):
+            band = band.convert("LA" if band.mode == "L" else "RGBA")  # a colour key: averaged as alpha
+        band = band.reduce(factor)
+        if out is None:
+            out = Image.new(band.mode, (-(-width // factor), -(-height // factor)))
+        out.paste(band, (0, top // factor))
+    out.info = dict(image.info)  # the ICC profile and EXIF orientation still apply; the rest is dropped later
+    out.info.pop("transparency", None)
+    return out
 
 
 def _check_pixels(size: tuple[int, int], limit: int) -> None:
@@ -254,9 +326,9 @@ def _clean(image: Image.Image, fmt: str) -> tuple[Image.Image, list[str]]:
                                "expected an RGB, greyscale, palette or CMYK image") from None
 
 
-def _lossless_source(fmt: str, data: bytes) -> bool:
+def _lossless_source(fmt: str, stream: BinaryIO) -> bool:
     """Whether the upload was lossless (PNG, GIF, lossless WebP), so that re-encoding it must be too."""
-    return fmt in ("PNG", "GIF") or (fmt == "WEBP" and webp_is_lossless(data))
+    return fmt in ("PNG", "GIF") or (fmt == "WEBP" and webp_is_lossless(stream))
 
 
 def _upright(image: Image.Image) -> tuple[Image.Image, list[str]]:

@@ -197,7 +197,7 @@ def main() -> int:
     bad = sum(r.get("unexpected", 0) for rs in runs.values() for r in rs) + sum(
         r.get("unexpected", 0) for r in paced.values())
     floor = median["bare"]["rps"]
-    print(f"\n{args.screens} screens, gunicorn {args.workers} workers x 8 threads (gthread), "
+    print(f"\n{args.screens} screens, gunicorn {args.workers} workers (gevent, server/worker.py), "
           f"wrk -t2 -c{args.connections}, {args.rounds} rounds of {args.seconds} s, medians")
     print(f"{'':24}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs bare':>9}")
     for mode, label in (("bare", "bare Flask constant"), ("304", "manifest 304"), ("200", "manifest 200 gzip")):

@@ -23,6 +23,17 @@ def create_app(test_config: dict | None = None) -> Flask:
         SECRET_KEY=None,
         # Largest upload accepted (bytes); request bodies may be 1 MiB more for the multipart envelope.
         UPLOAD_MAX_BYTES=25 * 1024 * 1024,
+        # Largest image accepted (width x height, as the file declares it): refused with 413 above. Decoding at most
+        # this many pixels keeps a worker's memory growth under 300 MB (tests/test_memory.py).
+        IMAGE_MAX_PIXELS=50_000_000,
+        # Slow clients (server/worker.py): a request's line and headers must arrive within HEADER_TIMEOUT_S of its
+        # first byte; each read of a body must get data within BODY_TIMEOUT_S; a worker holds at most
+        # WORKER_CONNECTIONS connections; it is replaced after about WORKER_MAX_REQUESTS requests (+ jitter).
+        HEADER_TIMEOUT_S=10,
+        BODY_TIMEOUT_S=30,
+        WORKER_CONNECTIONS=4000,
+        WORKER_MAX_REQUESTS=20000,
+        WORKER_MAX_REQUESTS_JITTER=2000,
         # JSON request bodies of the API (server/schemas.py): larger ones get 413; deeper nesting gets 400.
         JSON_MAX_BYTES=256 * 1024,
         JSON_MAX_DEPTH=32,
