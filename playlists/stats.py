@@ -267,8 +267,9 @@ def _first_in_window(session: Session, code: str, client: str, now: datetime, wi
     if dialect in ("sqlite", "postgresql"):
         insert = (sqlite if dialect == "sqlite" else postgresql).insert(ScanSeen)
         # The row was just pruned if its mark is old, so any conflict means a scan inside the window.
-        result = session.execute(insert.values(code=code, client=client, at=now).on_conflict_do_nothing())
-        return result.rowcount == 1
+        inserted = session.execute(insert.values(code=code, client=client, at=now).on_conflict_do_nothing()
+                                   .returning(ScanSeen.code)).first()
+        return inserted is not None
     if session.get(ScanSeen, (code, client)) is not None:
         return False
     session.add(ScanSeen(code=code, client=client, at=now))
