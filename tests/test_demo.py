@@ -82,6 +82,10 @@ def test_serve_seeds_prints_the_addresses_runs_the_scheduler_and_stops_cleanly(i
         lines = text.splitlines()
         password = lines[lines.index(next(line for line in lines if "shown once" in line)) + 1]
         assert len(password) >= 16
+        # Kept for the admin in an owner-only file of the instance, until the password is changed.
+        kept = instance / "first-start-secrets.txt"
+        assert f"kept (owner-only) in {kept}" in text
+        assert oct(kept.stat().st_mode & 0o777) == oct(0o600) and password in kept.read_text(encoding="utf-8")
         screen, token = players[1]
         request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/screens/{screen}/now.png",
                                          headers={"Authorization": f"Bearer {token}"})
