@@ -58,6 +58,7 @@ class Operation:
     many: bool = False
     errors: tuple[int, ...] = ()
     media_type: str = "application/json"
+    error_media_type: str = "application/json"  # /media is not under /api/: its errors are HTML pages
     # Further answers: status -> (description, model or raw schema or None, headers)
     more: dict = field(default_factory=dict)
     headers: dict = field(default_factory=dict)  # headers of the success answer
@@ -101,7 +102,7 @@ PLAYER: tuple[Operation, ...] = (
               answer=_BINARY, media_type="image/png", errors=(404, 429)),
     Operation("/media/<sha256>.<ext>", "GET", "Immutable media bytes, cacheable for a year", answer=_BINARY,
               media_type="application/octet-stream", errors=(404,), more=_not_modified("file"),
-              headers=_IMAGE_HEADERS),
+              headers=_IMAGE_HEADERS, error_media_type="text/html"),
     Operation("/healthz", "GET", "200 when the database answers and storage takes a write", answer=schemas.Health,
               more={503: ("a check failed; checks says which", schemas.Health, {})}),
     Operation("/api/v1/openapi.json", "GET", "This document", answer={"type": "object"}),
@@ -155,7 +156,8 @@ def _operation(refs: dict, op: Operation) -> dict:
     for status, (description, body, headers) in op.more.items():
         responses[str(status)] = _answer(refs, description, body, "application/json", headers)
     for status in sorted(set(op.errors) | set(AUTH_ERRORS[kind]) | set(ALWAYS)):
-        responses.setdefault(str(status), _answer(refs, _ERROR_MEANING[status], schemas.Error, "application/json",
+        body = schemas.Error if op.error_media_type == "application/json" else {"type": "string"}
+        responses.setdefault(str(status), _answer(refs, _ERROR_MEANING[status], body, op.error_media_type,
                                                   _ERROR_HEADERS.get(status, {})))
     doc["responses"] = dict(sorted(responses.items()))
     return doc
