@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, request
 
-from playlists.export import ExportError, ExportNotFound, build_usb_bundle, parse_day
+from playlists.export import ExportError, ExportNotFound, build_usb_bundle
 from renderer import PosterSpec, RenderError
 from renderer.printing import FORMATS, print_document
 
 from .auth import require
 from .db import get_session, get_store
+from .forms import query_choice, query_day, query_text
 from .player import now
 
 bp = Blueprint("exports", __name__, url_prefix="/staff/export")
@@ -29,11 +30,11 @@ def _attachment(data: bytes, mimetype: str, filename: str) -> Response:
 @require("staff")
 def usb():
     """?screen=ID or ?group=NAME [&date=YYYY-MM-DD]: the zip for a USB stick; 404 unknown, 400 refused."""
-    screen, group = request.args.get("screen") or None, request.args.get("group") or None
+    screen, group = query_text("screen", 64), query_text("group", 64)
     if (screen is None) == (group is None):
         abort(400, "give screen=ID or group=NAME (one of them)")
+    day = query_day("date")
     try:
-        day = parse_day(request.args["date"]) if request.args.get("date") else None
         bundle = build_usb_bundle(get_session(), get_store(), screen=screen, group=group, day=day, now=now())
     except ExportNotFound as exc:
         abort(404, str(exc))
@@ -46,12 +47,10 @@ def usb():
 @require("staff")
 def print_pdf():
     """?format=A4|A3|A5 [&lang=vi|en|vi-en]: the official poster (or two A5 leaflets on A4) as a PDF; 400 refused."""
-    fmt = (request.args.get("format") or "").upper()
-    lang = request.args.get("lang") or "vi"
+    fmt = (query_text("format", 40) or "").upper()
     if fmt not in FORMATS:
-        abort(400, f"format: got {request.args.get('format')!r}, expected one of {', '.join(FORMATS)}")
-    if lang not in PRINT_LANGS:
-        abort(400, f"lang: got {lang!r}, expected one of {', '.join(PRINT_LANGS)}")
+        abort(400, f"format: got {request.args.get('format')!r:.40}, expected one of {', '.join(FORMATS)}")
+    lang = query_choice("lang", PRINT_LANGS, "vi")
     try:
         document = print_document(fmt, PosterSpec(lang=lang))
     except RenderError as exc:  # pragma: no cover - the official copy fits every format

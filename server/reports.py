@@ -38,6 +38,7 @@ from renderer import DEFAULT_URL
 from .auth import actor, current_staff, require
 from .console import section
 from .db import get_manifests, get_session, get_store
+from .forms import query_day
 from .player import now
 from .preview import nav, viewer_scope
 
@@ -53,13 +54,13 @@ DEFAULT_DAYS = 7
 
 
 def _period() -> tuple[date, date]:
-    """?from=&to= (ISO dates, both included), by default the last DEFAULT_DAYS days; 400 for a bad period."""
-    today = now().astimezone(ZoneInfo(CAMPAIGN_TZ)).date()
+    """?from=&to= (YYYY-MM-DD, both included, in the supported years), by default the last DEFAULT_DAYS days;
+    400 for a bad date or period."""
+    end = query_day("to") or now().astimezone(ZoneInfo(CAMPAIGN_TZ)).date()
+    start = query_day("from") or end - timedelta(days=DEFAULT_DAYS - 1)
     try:
-        end = date.fromisoformat(request.args.get("to") or today.isoformat())
-        start = date.fromisoformat(request.args.get("from") or (end - timedelta(days=DEFAULT_DAYS - 1)).isoformat())
         check_period(start, end)
-    except (ValueError, StatsError) as exc:
+    except StatsError as exc:
         abort(400, str(exc))
     return start, end
 

@@ -369,9 +369,9 @@ def test_a_playlist_keeps_the_page_order_durations_and_fit(staff):
 @pytest.mark.parametrize(("fields", "says"), [
     ({"content": [], "duration": [], "fit": []}, "got none"),
     ({"content": ["poster:999"], "duration": ["10"], "fit": [""]}, "no poster 999"),
-    ({"content": ["POSTER"], "duration": ["0"], "fit": [""]}, "expected 'poster:<id>'"),
+    ({"content": ["POSTER"], "duration": ["10"], "fit": [""]}, "expected 'poster:<id>'"),
     ({"content": ["{poster}"], "duration": ["ten"], "fit": [""]}, "expected whole seconds"),
-    ({"content": ["{poster}"], "duration": ["0"], "fit": [""]}, "duration"),
+    ({"content": ["{poster}"], "duration": ["0"], "fit": [""]}, "Item 1: seconds: got '0', expected whole seconds"),
 ])
 def test_a_bad_playlist_shows_the_reason_and_stores_nothing(staff, fields, says):
     poster, _asset = seed_content(staff)
@@ -438,10 +438,10 @@ def test_a_schedule_is_added_listed_and_deleted(staff):
 
 
 @pytest.mark.parametrize(("fields", "says"), [
-    ({"groups": ["stations"]}, "playlist: got ''"),
+    ({"groups": ["stations"]}, "Playlist: choose one"),
     ({"playlist": "{id}"}, "expected at least one target"),
     ({"playlist": "{id}", "groups": ["nowhere"]}, "groups: got unknown 'nowhere'"),
-    ({"playlist": "{id}", "everywhere": "on", "start_time": "25:00"}, "start_time: got '25:00'"),
+    ({"playlist": "{id}", "everywhere": "on", "start_time": "25:00"}, "Daily from (optional): got '25:00'"),
     ({"playlist": "{id}", "everywhere": "on", "start_date": "2026-12-31", "end_date": "2026-12-01"}, "date"),
 ])
 def test_a_bad_schedule_shows_the_reason_and_stores_nothing(staff, fields, says):
@@ -504,7 +504,8 @@ def test_a_takeover_until_a_local_time_and_refusals(staff):
                          ({"content": poster, "everywhere": "on", "expiry": "until", "until": "2026-11-27T08:00"},
                           "end"),
                          ({"content": poster, "everywhere": "on", "expiry": "duration", "minutes": "0"}, "minutes"),
-                         ({"content": "", "everywhere": "on", "expiry": "duration", "minutes": "5"}, "content")):
+                         ({"content": "", "everywhere": "on", "expiry": "duration", "minutes": "5"},
+                          "Content: choose one")):
         r = staff.post("/staff/takeover", fields)
         assert r.status_code == 400 and says in flash_error(r.get_data(as_text=True)), fields
     assert count(staff, OverrideRow) == 1
