@@ -27,7 +27,7 @@ from pydantic.json_schema import models_json_schema
 
 from playlists import content
 from playlists.content import MAX_DURATION_S, MAX_ID, MAX_ITEMS, MAX_NAME, MAX_PRIORITY, MAX_TARGETS
-from playlists.reports import MAX_BATCH
+from playlists.reports import MAX_BATCH, REASONS
 from playlists.rules import MAX_EVERY_MIN, MAX_YEAR, MIN_YEAR, RuleError, check_year
 from playlists.screens import DEFAULT_TZ, SCREEN_KINDS
 from renderer import CATALOG, PosterSpec, RenderError
@@ -190,6 +190,7 @@ Day = Annotated[date, Field(description=f"a local date, years {MIN_YEAR} to {MAX
 Clock = Annotated[time, Field(description="a local wall time HH:MM[:SS] without a UTC offset")]
 Instant = Annotated[AwareDatetime, Field(description=f"ISO 8601 with a UTC offset, years {MIN_YEAR} to {MAX_YEAR}"),
                     AfterValidator(_year)]
+REFUSAL_REASONS = Literal[REASONS]  # type: ignore[valid-type]
 PreviewProfile = Literal[tuple(CATALOG)]  # type: ignore[valid-type]
 ScreenProfileName = Literal[tuple(n for n, p in CATALOG.items() if p.kind in SCREEN_KINDS)]  # type: ignore[valid-type]
 
@@ -325,18 +326,29 @@ class ScreenCreate(Body):
 
 
 class HeartbeatIn(BaseModel):
-    """A player's status; more fields may come (they are kept as sent, within the body size limit)."""
+    """A player's status (checked by playlists.reports): these fields are kept, any other field is dropped.
+    Text has no control characters, lone surrogates or directional formatting."""
 
     model_config = ConfigDict(extra="allow")
     version: str | None = Field(default=None, max_length=64, description="the player's version")
     item: str | None = Field(default=None, max_length=200, description="the item on screen now")
+    manifest_etag: str | None = Field(default=None, max_length=100, description="the manifest the player holds")
+    window: str | None = Field(default=None, max_length=40)
+    clock_offset_ms: int | float | None = Field(default=None, ge=-10**12, le=10**12,
+                                                description="the player's clock minus the server's")
+    pending_plays: int | float | None = Field(default=None, ge=0, le=10**9,
+                                              description="proof-of-play records not yet sent")
+    offline_ready: bool | None = None
 
 
 class PlayIn(Body):
+    """One showing: it is accepted only if the item was in the screen's schedule then, fits its slot, and is
+    neither in the future nor older than the retention window (otherwise refused, counted by reason)."""
+
     id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="made by the player; a retry is not counted twice")
-    item: str = Field(default="", max_length=200, description="the manifest item's key")
-    sha256: str = Field(default="", pattern=r"^([0-9a-f]{64})?$")
-    started_at: AwareDatetime
+    item: str | None = Field(default=None, max_length=200, description="the manifest item's key")
+    sha256: str | None = Field(default=None, pattern=r"^([0-9a-f]{64})?$")
+    started_at: AwareDatetime = Field(description="ISO 8601 with a UTC offset (stored as the same instant in UTC)")
     duration_s: float = Field(gt=0, le=MAX_DURATION_S)
 
 
@@ -503,10 +515,13 @@ class Manifest(Answer):
 
 
 class PlaysAnswer(Answer):
-    accepted: int
-    duplicates: int = 0
-    refused: int = 0
-    refused_by_reason: dict[str, int] = Field(default_factory=dict)
+    accepted: int = Field(description="records stored now")
+    duplicates: int = Field(description="records already known (a retried batch)")
+    refused: int = Field(description="records that could not have happened")
+    refused_by_reason: dict[REFUSAL_REASONS, int] = Field(  # type: ignore[valid-type]
+        description="refused records by reason")
+    refused_ids: dict[REFUSAL_REASONS, list[str]] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="the ids of the refused records, by reason")
 
 
 class PairingOut(Answer):
