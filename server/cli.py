@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import math
 import os
+import re
+import sys
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from click.exceptions import NoArgsIsHelpError
 from sqlalchemy.exc import SQLAlchemyError
 
 from playlists.content import ContentError, sync_renditions
@@ -32,9 +37,79 @@ from renderer import (
     require_raqm,
     write_atomic,
 )
+from renderer.spec import bad_character
+
+# A --spec file larger than this is refused before it is read (a poster's fields take a few kilobytes).
+MAX_SPEC_BYTES = 1024 * 1024
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineErrors(click.Group):
+    """Every refusal, click's own usage errors included, is one line on stderr and a non-zero exit (ARCHITECTURE
+    3.1): "Error: <what was wrong> (see 'signage CMD --help')", without the usage block click prints first."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except NoArgsIsHelpError as exc:
+            exc.show()  # a bare group prints its help, as click does
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+class Text(click.ParamType):
+    """One line of text a person could type: at most max_length characters, no control characters or lone
+    surrogates (a terminal paste or a script's bug must not end up in the database or a report)."""
+
+    name = "text"
+
+    def __init__(self, max_length: int = 200) -> None:
+        self.max_length = max_length
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):  # pragma: no cover - click passes text
+            return value
+        if len(value) > self.max_length:
+            self.fail(f"got {len(value)} characters, expected at most {self.max_length}", param, ctx)
+        if bad := bad_character(value, keep=""):
+            self.fail(f"got {bad}, expected one line of printable text", param, ctx)
+        return value
+
+
+_HOST = re.compile(r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
+
+
+def _host(ctx, param, value: str) -> str:
+    """--host: an IP address or a host name (letters, digits, '-' and dots), as gunicorn can bind it."""
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if not _HOST.match(value):
+        raise click.BadParameter(f"got {value!r:.80}, expected an IP address (such as 0.0.0.0) or a host name")
+    return value
+
+
+def _finite(ctx, param, value: float | None) -> float | None:
+    # FloatRange lets NaN through (every comparison with it is false).
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"got {value}, expected a number of millimetres")
+    return value
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Bluezone signage: posters and playlists for every screen of a campaign.
 
@@ -44,7 +119,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, callback=_host, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Gunicorn worker processes.")
 @click.option("--access-log", is_flag=True, help="Log every request to stdout (off: players poll constantly).")
@@ -68,6 +143,8 @@ def _load_spec(path: str | None) -> PosterSpec:
     if path is None:
         return PosterSpec()
     try:
+        if Path(path).stat().st_size > MAX_SPEC_BYTES:
+            raise RenderError(f"spec file {path} is larger than {MAX_SPEC_BYTES} bytes: expected a poster's fields")
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise RenderError(f"cannot read spec file {path}: {exc.strerror}") from None
@@ -77,9 +154,11 @@ def _load_spec(path: str | None) -> PosterSpec:
 
 
 @main.command()
-@click.option("--profile", "profile_name", metavar="NAME", help="A built-in screen profile (see `signage profiles`).")
-@click.option("--size", metavar="WxH", help="Any size instead of a profile, such as 1366x768.")
-@click.option("--pitch-mm", type=float, metavar="MM", help="Pixel pitch, for the scan-distance estimate.")
+@click.option("--profile", "profile_name", metavar="NAME", type=Text(64),
+              help="A built-in screen profile (see `signage profiles`).")
+@click.option("--size", metavar="WxH", type=Text(40), help="Any size instead of a profile, such as 1366x768.")
+@click.option("--pitch-mm", type=click.FloatRange(0, 100, min_open=True), callback=_finite, metavar="MM",
+              help="Pixel pitch (0 < MM <= 100), for the scan-distance estimate.")
 @click.option("--template", type=click.Choice(TEMPLATES), help="Poster template.")
 @click.option("--lang", type=click.Choice(LANGUAGES), help="Language; vi-en is bilingual.")
 @click.option("--theme", type=click.Choice(list(THEMES)), help="Colour theme.")
@@ -167,13 +246,14 @@ def screen() -> None:
 
 
 @screen.command("add")
-@click.argument("screen_id", metavar="ID")
+@click.argument("screen_id", metavar="ID", type=Text(64))
 @click.option("--profile", required=True, metavar="NAME", help="Built-in screen profile (see `signage profiles`).")
-@click.option("--name", default="", metavar="TEXT", help="A human name, such as the place.")
-@click.option("--site", default="", metavar="TEXT")
-@click.option("--district", default="", metavar="TEXT")
-@click.option("--tz", default=DEFAULT_TZ, show_default=True, help="IANA time zone of the screen.")
-@click.option("--group", "groups", multiple=True, metavar="G", help="A group to put the screen in (repeatable).")
+@click.option("--name", default="", metavar="TEXT", type=Text(200), help="A human name, such as the place.")
+@click.option("--site", default="", metavar="TEXT", type=Text(200))
+@click.option("--district", default="", metavar="TEXT", type=Text(200))
+@click.option("--tz", default=DEFAULT_TZ, show_default=True, type=Text(64), help="IANA time zone of the screen.")
+@click.option("--group", "groups", multiple=True, metavar="G", type=Text(64),
+              help="A group to put the screen in (repeatable).")
 def screen_add(screen_id, profile, name, site, district, tz, groups) -> None:
     """Register a screen; prints its device token once, alone on the last line."""
     from .db import get_store
@@ -198,7 +278,7 @@ def screen_list() -> None:
 
 
 @screen.command("token")
-@click.argument("screen_id", metavar="ID")
+@click.argument("screen_id", metavar="ID", type=Text(64))
 def screen_token(screen_id) -> None:
     """Issue a new device token; the old one stops working at once."""
     with _app_session() as session:
@@ -208,8 +288,9 @@ def screen_token(screen_id) -> None:
 
 
 @screen.command("pair")
-@click.argument("code")
-@click.option("--id", "screen_id", required=True, metavar="ID", help="The registered screen this player becomes.")
+@click.argument("code", type=Text(20))
+@click.option("--id", "screen_id", required=True, metavar="ID", type=Text(64),
+              help="The registered screen this player becomes.")
 def screen_pair(code, screen_id) -> None:
     """Approve a player showing a pairing code; it collects its token by itself within seconds."""
     from playlists.pairing import approve_pairing, display_code
@@ -221,7 +302,7 @@ def screen_pair(code, screen_id) -> None:
 
 @main.command()
 @click.option("--wait", is_flag=True, help="If another scheduler runs, wait for it to stop instead of exiting.")
-@click.option("--once", "once", metavar="JOB", help="Run one job now and exit (see the list below).")
+@click.option("--once", "once", metavar="JOB", type=Text(64), help="Run one job now and exit (see the list below).")
 def scheduler(wait: bool, once: str | None) -> None:
     """Run the periodic jobs in the foreground (one scheduler per database).
 
@@ -267,8 +348,10 @@ def user() -> None:
 @user.command("add")
 @click.argument("username", metavar="NAME")
 @click.option("--role", required=True, type=click.Choice(["admin", "staff", "operator"]))
-@click.option("--site", "sites", multiple=True, metavar="SITE", help="For operators: a site they may see (repeatable).")
-@click.option("--group", "groups", multiple=True, metavar="G", help="For operators: a group they may see (repeatable).")
+@click.option("--site", "sites", multiple=True, metavar="SITE", type=Text(200),
+              help="For operators: a site they may see (repeatable).")
+@click.option("--group", "groups", multiple=True, metavar="G", type=Text(64),
+              help="For operators: a group they may see (repeatable).")
 def user_add(username, role, sites, groups) -> None:
     """Create a user; prints a generated password once, alone on the last line."""
     from playlists.users import add_user, audit
@@ -308,7 +391,7 @@ def token() -> None:
 
 @token.command("create")
 @click.argument("username", metavar="NAME")
-@click.option("--label", default="script", show_default=True, help="What the token is for.")
+@click.option("--label", default="script", show_default=True, type=Text(100), help="What the token is for.")
 def token_create(username, label) -> None:
     """Create an API token for a staff or admin user; prints it once, alone on the last line."""
     from playlists.users import audit, create_api_token

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import click
 
+from playlists.rules import MAX_YEAR, MIN_YEAR
 from renderer import RenderError, write_atomic
+
+from .cli import Text
 
 PRINT_LANGS = ("vi", "en", "vi-en")
 
@@ -27,9 +30,11 @@ def _output(path: str, suffix: str) -> None:
 
 
 @export.command("usb")
-@click.option("--screen", "screen_id", metavar="ID", help="One registered screen.")
-@click.option("--group", metavar="NAME", help="Every screen of a group (one folder per distinct timeline).")
-@click.option("--date", "day", metavar="YYYY-MM-DD", help="The local day to export (default: today on the screen).")
+@click.option("--screen", "screen_id", metavar="ID", type=Text(64), help="One registered screen.")
+@click.option("--group", metavar="NAME", type=Text(64),
+              help="Every screen of a group (one folder per distinct timeline).")
+@click.option("--date", "day", metavar="YYYY-MM-DD", type=Text(40),
+              help="The local day to export (default: today on the screen).")
 @click.option("-o", "--output", required=True, metavar="FILE.zip", help="Where to write the bundle.")
 def export_usb(screen_id: str | None, group: str | None, day: str | None, output: str) -> None:
     """A day of a screen's (or a group's) playlist as numbered exact-size images, for a USB stick."""
@@ -45,6 +50,8 @@ def export_usb(screen_id: str | None, group: str | None, day: str | None, output
         local_day = parse_day(day) if day is not None else None
     except ExportError as exc:
         raise click.ClickException(str(exc)) from None
+    if local_day is not None and not MIN_YEAR <= local_day.year <= MAX_YEAR:
+        raise click.ClickException(f"date: got {day}, expected a year from {MIN_YEAR} to {MAX_YEAR}")
     with _app_session() as session:
         try:
             bundle = build_usb_bundle(session, get_store(), screen=screen_id, group=group, day=local_day, now=_now())
@@ -57,9 +64,10 @@ def export_usb(screen_id: str | None, group: str | None, day: str | None, output
 
 
 @export.command("print")
-@click.option("--format", "fmt", required=True, metavar="A4|A3|A5",
+@click.option("--format", "fmt", required=True, metavar="A4|A3|A5", type=Text(20),
               help="A4 or A3 poster, or A5 leaflets two to an A4 sheet with cut marks.")
-@click.option("--lang", default="vi", show_default=True, metavar="vi|en|vi-en", help="Language of the poster.")
+@click.option("--lang", default="vi", show_default=True, metavar="vi|en|vi-en", type=Text(20),
+              help="Language of the poster.")
 @click.option("-o", "--output", required=True, metavar="FILE.pdf", help="Where to write the PDF.")
 def export_print(fmt: str, lang: str, output: str) -> None:
     """The official Bluezone poster or leaflet as a 300 dpi PDF of the exact paper size."""

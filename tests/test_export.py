@@ -374,7 +374,7 @@ def test_cli_export_refusals_of_the_network_leave_no_file(served, runner, tmp_pa
     out.parent.mkdir()
     for args, message in ((["--screen", "ghost"], "screen: got 'ghost', but there is no such screen"),
                           (["--group", "city"], "nothing is scheduled"),
-                          (["--group", "stations", "--date", "1800-01-01"], "expected a year from 1900")):
+                          (["--group", "stations", "--date", "1800-01-01"], "expected a year from 2000 to 2100")):
         assert_one_line_error(runner.invoke("export", "usb", *args, "-o", str(out)), message, out.parent)
 
 
@@ -412,7 +412,11 @@ def test_staff_download_refusals(served):
     for query, status, message in (
         ("usb?screen=ghost", 404, "no such screen"),
         ("usb?screen=hue-led-1", 400, "nothing is scheduled"),
-        ("usb?screen=bx-bac-1&date=tomorrow", 400, "expected YYYY-MM-DD"),
+        ("usb?screen=bx-bac-1&date=tomorrow", 400, "expected a date YYYY-MM-DD"),
+        ("usb?screen=bx-bac-1&date=0001-01-01", 400, "from year 2000 to 2100"),
+        ("usb?screen=bx-bac-1&date=9999-12-31", 400, "from year 2000 to 2100"),
+        ("usb?screen=bx-bac-1%00", 400, "control character"),
+        ("print?format=A4&lang=fr", 400, "lang: got &#39;fr&#39;, expected one of vi, en, vi-en"),
         ("usb", 400, "give screen=ID or group=NAME"),
         ("print?format=B5", 400, "expected one of A4, A3, A5"),
     ):
