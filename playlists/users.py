@@ -26,6 +26,7 @@ from .screens import hash_token, new_token, token_matches
 
 ROLES = ("operator", "staff", "admin")  # each role can do what the ones before it can
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
+_KEY_SAFE = re.compile(r"^[\w.:@\[\]-]{0,64}$", re.ASCII)  # names as typed, IPv4 and IPv6 addresses
 MIN_PASSWORD = 10
 # A session's or token's last use is written at most this often, so browsing costs no write per page.
 TOUCH_EVERY = timedelta(minutes=1)
@@ -136,7 +137,8 @@ def change_own_password(session: Session, user_id: int, current: str, new: str, 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The enabled user with this name and password, or None; as slow for an unknown name as a known one."""
-    user = session.scalar(select(User).where(User.username == username)) if isinstance(username, str) else None
+    user = session.scalar(select(User).where(User.username == username)) \
+        if isinstance(username, str) and _USERNAME.match(username) else None
     ok = _matches(user.password_hash if user else _DUMMY_HASH, password if isinstance(password, str) else "")
     return user if ok and user is not None and not user.disabled else None
 
@@ -261,9 +263,17 @@ class LoginThrottled(Exception):
         super().__init__(f"too many failed logins: got another attempt, expected a wait of {self.retry_after} s")
 
 
+def _column_safe(text: object) -> str:
+    """text as it can be stored in a 64-character key: itself when it is a plain name or address, else a digest
+    (NUL, control characters and lone surrogates cannot reach the database)."""
+    text = text if isinstance(text, str) else ""
+    if _KEY_SAFE.match(text):
+        return text
+    return "#" + hash_token(text.encode("utf-8", "surrogatepass").hex())[:63]
+
+
 def _throttle_keys(username: str, remote: str, policy: ThrottlePolicy) -> list[tuple[tuple[str, str, str], int]]:
-    remote = (remote or "-")[:64]
-    name = (username if isinstance(username, str) else "")[:64]
+    remote, name = _column_safe(remote or "-"), _column_safe(username)
     return [(("addr", remote, ""), policy.address_free), (("pair", remote, name), policy.free)]
 
 
@@ -281,19 +291,22 @@ def _insert_new(session: Session):
     return insert(LoginThrottle)
 
 
-def _wait(row, now: datetime, policy: ThrottlePolicy) -> timedelta:
+def _wait(row, now: datetime, free: int, policy: ThrottlePolicy) -> timedelta:
     if row is None or now - as_utc(row.last_at) >= policy.forget:
         return timedelta(0)
-    return max(timedelta(0), as_utc(row.next_at) - now)
+    # Never longer than the count calls for, even if the clock was set back after the last attempt.
+    return min(max(timedelta(0), as_utc(row.next_at) - now), policy.delay(row.failures, free))
 
 
 def login_wait(session: Session, username: str, remote: str, now: datetime, policy: ThrottlePolicy) -> timedelta:
     """How long this name from this address must wait before its next login attempt (zero: it may try now)."""
     now = _utc(now)
-    waits = [_wait(session.execute(select(LoginThrottle.last_at, LoginThrottle.next_at)
-                                   .where(*_key_filter(key))).one_or_none(), now, policy)
-             for key, _free in _throttle_keys(username, remote, policy)]
-    return max(waits)
+    return max(_wait(_read(session, key), now, free, policy) for key, free in _throttle_keys(username, remote, policy))
+
+
+def _read(session: Session, key: tuple[str, str, str]):
+    return session.execute(select(LoginThrottle.failures, LoginThrottle.last_at, LoginThrottle.next_at)
+                           .where(*_key_filter(key))).one_or_none()
 
 
 def _claim(session: Session, key: tuple[str, str, str], free: int, now: datetime, policy: ThrottlePolicy) -> None:
@@ -301,15 +314,15 @@ def _claim(session: Session, key: tuple[str, str, str], free: int, now: datetime
     # others read again (and wait if the new count says so), so concurrent guesses cannot exceed the limit.
     scope, remote, name = key
     for _attempt in range(50):
-        row = session.execute(select(LoginThrottle.failures, LoginThrottle.last_at, LoginThrottle.next_at)
-                              .where(*_key_filter(key))).one_or_none()
+        row = _read(session, key)
         if row is None:
             values = {"scope": scope, "remote": remote, "username": name, "failures": 1, "last_at": now,
                       "next_at": now + policy.delay(1, free)}
-            if session.execute(_insert_new(session).values(**values)).rowcount == 1:
+            # RETURNING rather than rowcount, which the ORM's insert does not report reliably on PostgreSQL.
+            if session.execute(_insert_new(session).values(**values).returning(LoginThrottle.scope)).first():
                 return
             continue
-        if (wait := _wait(row, now, policy)) > timedelta(0):
+        if (wait := _wait(row, now, free, policy)) > timedelta(0):
             raise LoginThrottled(wait)
         failures = 0 if now - as_utc(row.last_at) >= policy.forget else row.failures
         statement = update(LoginThrottle).where(*_key_filter(key), LoginThrottle.failures == row.failures).values(
@@ -334,11 +347,18 @@ def claim_login_attempt(session: Session, username: str, remote: str, now: datet
 
 def login_succeeded(session: Session, username: str, remote: str, now: datetime, policy: ThrottlePolicy) -> None:
     """A right password: forget the pair's failures, give the address its attempt back, drop stale counts."""
-    (addr, _), (pair, _) = _throttle_keys(username, remote, policy)
+    now = _utc(now)
+    (addr, free), (pair, _free) = _throttle_keys(username, remote, policy)
     session.execute(delete(LoginThrottle).where(*_key_filter(pair)))
-    session.execute(update(LoginThrottle).where(*_key_filter(addr), LoginThrottle.failures > 0)
-                    .values(failures=LoginThrottle.failures - 1))
-    session.execute(delete(LoginThrottle).where(LoginThrottle.last_at <= _utc(now) - policy.forget))
+    for _attempt in range(50):
+        row = _read(session, addr)
+        if row is None or row.failures <= 0:
+            break
+        statement = update(LoginThrottle).where(*_key_filter(addr), LoginThrottle.failures == row.failures).values(
+            failures=row.failures - 1, next_at=min(as_utc(row.next_at), now + policy.delay(row.failures - 1, free)))
+        if session.execute(statement).rowcount == 1:
+            break
+    session.execute(delete(LoginThrottle).where(LoginThrottle.last_at <= now - policy.forget))
 
 
 def create_api_token(session: Session, username: str, name: str, now: datetime) -> str:

@@ -596,7 +596,6 @@ def end_takeover(override_id: int):
 # --- users ---------------------------------------------------------------------------------------------------
 
 section("console.users", _l("Users"), "admin")
-section("auth.account_password", _l("Change my password"), "operator")
 
 
 def _users_page(error: str | None = None, created: tuple[str, str] | None = None, status: int = 200):

@@ -133,6 +133,24 @@ def test_good_logins_from_a_shared_address_do_not_add_up(app):
         assert attempt(app, "binh", PASSWORD, ADMIN_HOME).status_code == 302
 
 
+def test_logging_in_to_ones_own_account_does_not_clear_the_addresss_wait(app):
+    for i in range(20):
+        attempt(app, f"user{i}", "guess", ATTACKER)
+    wait(app, 2)
+    assert attempt(app, "binh", PASSWORD, ATTACKER).status_code == 302  # the attacker's own account
+    assert attempt(app, "user99", "guess", ATTACKER).status_code == 429
+
+
+def test_a_clock_set_back_locks_nobody_out(app):
+    assert attempt(app, "an", PASSWORD, ADMIN_HOME).status_code == 302
+    app.clock.at = NOW - timedelta(minutes=30)
+    assert attempt(app, "an", PASSWORD, ADMIN_HOME).status_code == 302
+    for _ in range(3):
+        attempt(app, "an", "guess", ATTACKER)
+    app.clock.at = NOW - timedelta(hours=5)
+    assert attempt(app, "an", "guess", ATTACKER).headers["Retry-After"] == "2"  # never more than the count says
+
+
 def test_names_and_addresses_are_cut_to_the_columns(app):
     assert attempt(app, "x" * 5000, "guess", ATTACKER).status_code == 401
     assert attempt(app, "\u0000\ud7ff" * 50, "guess", ATTACKER).status_code == 401
