@@ -353,5 +353,5 @@ def test_a_405_names_the_allowed_methods(app, client):
     assert set(r.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
     assert r.get_json()["message"] == "DELETE is not allowed on /api/v1/posters; allowed: GET, HEAD, OPTIONS, POST"
     r = client.patch("/api/v1/screens/bx-bac-1/plays")
-    assert r.status_code == 405 and r.headers["Allow"] == "POST, OPTIONS"
+    assert r.status_code == 405 and set(r.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
     assert r.get_json()["message"].endswith("allowed: OPTIONS, POST")
