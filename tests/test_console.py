@@ -557,3 +557,112 @@ def test_the_exports_page_links_the_downloads(staff, app):
     pdf = staff.get("/staff/export/print?format=A5&lang=vi")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert Console(app, "chi").get("/staff/exports").status_code == 403
+
+
+# --- hostile form values (issue 13): a clear 400 naming the field, the form as typed, nothing stored ----------
+
+HUGE = "18446744073709551617"  # 2**64 + 1
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"priority": HUGE}, f"Priority: got '{HUGE}', expected a whole number"),
+    ({"priority": "١٢"}, "Priority: got '١٢', expected a whole number"),
+    ({"priority": "5000"}, "Priority: expected a whole number from -1000 to 1000"),
+    ({"playlist": "99999999999"}, "Playlist: expected a whole number from 1 to 2147483647"),
+    ({"start_date": "0001-01-01"}, "From date (optional): expected a year from 2000 to 2100"),
+    ({"end_date": "9999-12-31"}, "Until date (optional): expected a year from 2000 to 2100"),
+    ({"end_date": "20261201"}, "Until date (optional): got '20261201', expected a date such as 2026-11-28"),
+    ({"start_time": "24:00"}, "Daily from (optional): got '24:00', expected a time of day"),
+    ({"name": "Bến xe\x00"}, "Name (optional): holds a control character"),
+    ({"name": "x" * 201}, "Name (optional): got more than 200 characters"),
+    ({"weekdays": ["0", "²"]}, "Weekdays: got '²', expected one of 0, 1, 2, 3, 4, 5, 6"),
+    ({"groups": ["g\x1b"]}, "Groups: holds a control character"),
+    ({"screens": ["s" * 65]}, "Single screens: a value is 65 characters long, expected at most 64"),
+])
+def test_a_schedule_with_hostile_values_names_the_field_and_keeps_what_was_typed(staff, fields, says):
+    playlist_id, _poster = make_playlist(staff)
+    form = {"playlist": str(playlist_id), "everywhere": "on", "name": "Bến xe", "priority": "7", **fields}
+    r = staff.post("/staff/schedules", form)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 400 and says in flash_error(page), flash_error(page)
+    if "name" not in fields:
+        assert 'value="Bến xe"' in page and 'name="priority" value="7"' in page or "priority" in fields
+    assert count(staff, ScheduleRow) == 0
+
+
+def test_a_refusal_speaks_the_readers_language(app):
+    binh = Console(app, "binh", lang="vi")
+    playlist_id, _poster = make_playlist(binh)
+    r = binh.post("/staff/schedules", {"playlist": str(playlist_id), "everywhere": "on", "start_date": "0001-01-01"})
+    assert r.status_code == 400
+    assert flash_error(r.get_data(as_text=True)) == "Chưa lưu: Từ ngày (không bắt buộc): năm phải từ 2000 đến 2100"
+
+
+def test_invalid_utf8_and_encoded_surrogates_in_a_body_are_refused_not_a_500(staff):
+    playlist_id, poster = make_playlist(staff)
+    for raw in ("%ED%A0%80", "%FF%FE", "%C0%AF"):
+        body = f"csrf_token={staff.token}&playlist={playlist_id}&everywhere=on&name=a{raw}b"
+        r = staff.client.post("/staff/schedules", data=body, content_type="application/x-www-form-urlencoded")
+        r.close()
+        # Werkzeug decodes bad bytes as U+FFFD (a visible replacement character): kept as typed, never a crash.
+        assert r.status_code in (302, 400), raw
+        body = f"csrf_token={staff.token}&content={poster}&every_min=15&duration_s={raw}&everywhere=on"
+        r = staff.client.post("/staff/reminders", data=body, content_type="application/x-www-form-urlencoded")
+        r.close()
+        assert r.status_code == 400 and "For (seconds): got" in flash_error(r.get_data(as_text=True))
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"duration_s": HUGE}, "For (seconds): got"),
+    ({"duration_s": "86401"}, "For (seconds): expected a whole number from 1 to 86400"),
+    ({"every_min": "0"}, "Every (minutes): expected a whole number from 1 to 1440"),
+    ({"every_min": ""}, "Every (minutes): required"),
+    ({"content": "poster:" + HUGE}, "expected 'poster:<id>'"),
+    ({"content": "x" * 101}, "Content: got more than 100 characters"),
+    ({"end_time": "7pm"}, "Daily until (optional): got '7pm'"),
+])
+def test_a_reminder_with_hostile_values_is_refused(staff, fields, says):
+    poster, _asset = seed_content(staff)
+    r = staff.post("/staff/reminders", {"content": poster, "every_min": "15", "duration_s": "20",
+                                        "everywhere": "on", **fields})
+    assert r.status_code == 400 and says in flash_error(r.get_data(as_text=True))
+    assert count(staff, ReminderRow) == 0
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"expiry": "until", "until": "9999-12-31T23:59"}, "At (date and time): expected a year from 2000 to 2100"),
+    ({"expiry": "until", "until": "tomorrow"}, "At (date and time): got 'tomorrow'"),
+    ({"expiry": "until", "until": ""}, "At (date and time): required"),
+    ({"expiry": "forever"}, "Ends: expected one of duration, until"),
+    ({"minutes": HUGE}, "After (minutes): got"),
+    ({"minutes": "10081"}, "After (minutes): expected a whole number from 1 to 10080"),
+    ({"fit": "stretch"}, "Fit: expected one of contain, cover"),
+])
+def test_a_takeover_with_hostile_values_is_refused(staff, fields, says):
+    poster, _asset = seed_content(staff)
+    r = staff.post("/staff/takeover", {"content": poster, "everywhere": "on", "expiry": "duration",
+                                       "minutes": "10", **fields})
+    assert r.status_code == 400 and says in flash_error(r.get_data(as_text=True))
+    assert count(staff, OverrideRow) == 0
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"template": "flyer"}, "Template: expected one of install, reminder"),
+    ({"theme": "pink"}, "Theme: expected one of"),
+    ({"headline": "Cài\x00Bluezone"}, "Headline: holds a control character"),
+    ({"body": "x" * 1601}, "Text: got more than 1600 characters"),
+    ({"url": "https://bluezone.gov.vn@evil.example/"}, "a phone would open 'evil.example'"),
+])
+def test_a_poster_with_hostile_values_comes_back_as_typed(staff, fields, says):
+    before = count(staff, Poster)
+    r = staff.post("/staff/posters/new", {"headline": "Cài Bluezone", "lang": "vi", **fields})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 400 and says in flash_error(page), flash_error(page)
+    assert 'value="Cài Bluezone"' in page or "headline" in fields
+    assert count(staff, Poster) == before
+
+
+def test_the_live_preview_refuses_a_bad_poster_id_with_json(staff):
+    for poster_id in ("²", "9" * 5000, HUGE):
+        r = staff.post("/staff/posters/preview", {"headline": "Cài Bluezone", "poster_id": poster_id})
+        assert r.status_code == 400 and r.json["message"].startswith("poster_id: ")

@@ -420,9 +420,16 @@ def test_staff_download_refusals(served):
         ("usb", 400, "give screen=ID or group=NAME"),
         ("print?format=B5", 400, "expected one of A4, A3, A5"),
     ):
-        r = client.get(f"/staff/export/{query}", headers={"Authorization": f"Bearer {served.token}"})
+        r = client.get(f"/staff/export/{query}{'&' if '?' in query else '?'}lang=en",
+                       headers={"Authorization": f"Bearer {served.token}"})
         assert r.status_code == status and message in r.get_data(as_text=True), query
         assert "attachment" not in r.headers.get("Content-Disposition", "")
+
+
+def test_a_refused_date_is_explained_in_vietnamese_by_default(served):
+    r = served.test_client().get("/staff/export/usb?screen=bx-bac-1&date=2026-13-01",
+                                 headers={"Authorization": f"Bearer {served.token}"})
+    assert r.status_code == 400 and "cần một ngày dạng YYYY-MM-DD, năm từ 2000 đến 2100" in r.get_data(as_text=True)
 
 
 def test_downloads_need_a_staff_login(served):

@@ -186,6 +186,34 @@ def test_the_picker_shows_what_will_be_on_screen_at_a_chosen_time(net):
     assert chi.get("/preview/screens/bx-bac-1?at=tomorrow").status_code == 400
 
 
+@pytest.mark.parametrize("at", ["tomorrow", "0001-01-01T00:00", "9999-12-31T23:59", "1999-12-31T23:59",
+                                "2026-11-27", "20261127T0930", "2026-11-27T09:30\x00", "2026-11-27T25:00", "9" * 5000])
+def test_a_bad_instant_is_a_400_that_says_what_was_expected(net, at):
+    chi = login(net, "chi")
+    for path in ("/preview/screens/bx-bac-1", "/preview/screens/bx-bac-1/now.json"):
+        r = chi.get(path, query_string={"at": at, "lang": "en"})
+        assert r.status_code == 400, (path, at)
+        says = "holds a control character" if "\x00" in at else "expected at most 40" if len(at) > 40 \
+            else "expected a date and time such as 2026-11-27T08:30, from year 2000 to 2100"
+        assert says in r.get_data(as_text=True), (path, at)
+
+
+def test_an_instant_with_a_utc_offset_is_that_instant(net):
+    chi = login(net, "chi")
+    local = chi.get("/preview/screens/bx-bac-1/now.json?at=2026-11-27T09:25").get_json()
+    offset = chi.get("/preview/screens/bx-bac-1/now.json", query_string={"at": "2026-11-27T02:25+00:00"}).get_json()
+    assert local["at"] == offset["at"] == "2026-11-27T02:25:00.000000Z"
+
+
+@pytest.mark.parametrize("query", ["to=0001-01-01", "to=9999-12-31", "from=1999-12-31", "from=2026-13-01",
+                                   "to=2026-11-27%00", f"from={'9' * 5000}", "from=2026-11-27&to=2026-11-01",
+                                   "from=2025-01-01&to=2026-11-27"])
+def test_a_bad_report_period_is_a_400_on_every_report_page(net, query):
+    binh = login(net, "binh")
+    for path in ("/reports/", "/reports/plays.csv", "/reports/chart.svg"):
+        assert binh.get(f"{path}?{query}").status_code == 400, (path, query)
+
+
 def test_the_screen_page_has_the_days_timeline_and_the_next_changes(net):
     page = login(net, "chi").get("/preview/screens/bx-bac-1?lang=en").get_data(as_text=True)
     # A reminder every 15 minutes, except the two that fall inside the takeover (09:30 and 09:45).
