@@ -4,7 +4,8 @@ Schemathesis reads /api/v1/openapi.json and throws generated input at each opera
 and headers that fit the schemas (positive) and that break them (negative: wrong types, out of range, missing
 or extra fields). Staff calls carry an admin's API token and player calls the device token of a seeded screen,
 so the generated input reaches validation and the domain rather than stopping at 401. No answer may be a 5xx,
-and each must be one the document lists, of the declared media type, with a body that fits its schema.
+each must be one the document lists, of the declared media type, with a body that fits its schema, and input
+the document calls invalid must be refused.
 
 Bounded for CI: a few dozen examples per operation, derandomised (the same inputs every run).
 """
@@ -21,6 +22,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -35,7 +37,10 @@ from server.db import get_engine, get_session, get_store
 NOW = datetime(2026, 11, 27, 1, 20, tzinfo=UTC)
 SCREEN = "bx-bac-1"
 EXAMPLES = 25  # per operation: enough to reach every field's refusals, small enough for CI
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# No 5xx; only documented statuses and media types; answers that fit their schemas; and input the document
+# calls invalid is refused (4xx), so the document is no looser than the server.
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          negative_data_rejection]
 
 
 @pytest.fixture
