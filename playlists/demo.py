@@ -18,7 +18,7 @@ from assets.store import MediaStore
 from . import content
 from .models import Screen, User
 from .screens import add_screen
-from .users import add_user, audit
+from .users import add_user, audit, authenticate
 
 # The administrator the demo creates, and the owner-only file in the instance folder that keeps the secrets made
 # at first start (this admin's password, the players' links with their tokens) until that password is changed.
@@ -119,3 +119,16 @@ def forget_first_start_secrets(instance_path: str | os.PathLike, username: str) 
     except FileNotFoundError:
         return False
     return True
+
+
+def forget_changed_first_start_secrets(session: Session, instance_path: str | os.PathLike) -> Path | None:
+    """Delete the first-start secrets file if the password it holds no longer logs the demo's admin in (changed
+    by a path that did not call forget_first_start_secrets); returns the deleted file's path, else None."""
+    path = first_start_secrets(instance_path)
+    if path is None:
+        return None
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if lines and authenticate(session, DEMO_ADMIN, lines[-1]) is not None:
+        return None
+    path.unlink(missing_ok=True)
+    return path

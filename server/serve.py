@@ -103,7 +103,7 @@ def _seed_demo(app) -> tuple[str, dict[str, str]] | None:
     """Seed the demo on an empty instance and return its secrets; on later starts say where they are kept.
 
     Also warns about secret files of the instance that other users can read."""
-    from playlists.demo import first_start_secrets, is_empty, seed
+    from playlists.demo import first_start_secrets, forget_changed_first_start_secrets, is_empty, seed
 
     from .db import get_session, get_store
     from .security import warn_readable_secrets
@@ -111,6 +111,9 @@ def _seed_demo(app) -> tuple[str, dict[str, str]] | None:
     warn_readable_secrets(app)
     session = get_session()
     if not is_empty(session):
+        forgotten = forget_changed_first_start_secrets(session, app.instance_path)
+        if forgotten is not None:
+            print(f"  the admin's password was changed: deleted {forgotten}", flush=True)
         kept = first_start_secrets(app.instance_path)
         if kept is not None:
             print(f"  first-start secrets (admin password, player links) are in {kept} "

@@ -116,6 +116,26 @@ def test_serve_shows_the_demo_secrets_once_and_later_starts_print_only_the_path(
     assert str(kept) not in capsys.readouterr().out
 
 
+def test_a_start_deletes_first_start_secrets_whose_password_no_longer_works(instance, capsys):
+    """A password changed by a path that did not delete the file: the next start finds it stale and deletes it."""
+    from playlists.users import add_user
+    from server.serve import _seed_demo
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "t"})
+    with app.app_context():
+        upgrade(get_engine())
+        add_user(get_session(), "admin", "admin", NOW, password="the one that works now")
+        get_session().commit()
+        keep_first_start_secrets(instance, "log in as admin with this password:\nthe one that works now\n")
+        assert _seed_demo(app) is None
+        assert (instance / FIRST_START_SECRETS).exists()  # still the admin's password: kept
+        keep_first_start_secrets(instance, "log in as admin with this password:\nan older one\n")
+        _seed_demo(app)
+    out = capsys.readouterr().out
+    assert f"the admin's password was changed: deleted {instance / FIRST_START_SECRETS}" in out
+    assert first_start_secrets(instance) is None and "an older one" not in out
+
+
 def test_secret_files_that_others_can_read_are_named_at_start(instance, caplog):
     app = create_app({"TESTING": True, "SECRET_KEY": "t"})
     config = instance / "config.py"
