@@ -20,6 +20,8 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from renderer.spec import bad_character
+
 from .models import ApiToken, AuditEntry, Group, LoginThrottle, User, UserSession
 from .network import as_utc
 from .screens import hash_token, new_token, token_matches
@@ -94,6 +96,10 @@ def set_scope(session: Session, user: User, sites: Iterable[str], groups: Iterab
     if any("\n" in s for s in sites):
         raise UserError("site names cannot contain line breaks")
     names = list(dict.fromkeys(groups))
+    # Checked before the query: PostgreSQL refuses a NUL in a text parameter (that was a 500 from the console).
+    for what, value in [("site", s) for s in sites] + [("group", g) for g in names]:
+        if not isinstance(value, str) or len(value) > 200 or bad_character(value, keep=""):
+            raise UserError(f"{what}: got {value!r:.60}, expected one line of printable text (at most 200 characters)")
     found = {g.name: g for g in session.scalars(select(Group).where(Group.name.in_(names)))}
     if missing := [g for g in names if g not in found]:
         raise UserError(f"unknown group(s): {', '.join(missing)}")

@@ -245,9 +245,11 @@ def _now() -> datetime:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only a path on this site: never an absolute URL an attacker put in the link.
+    # Only a path on this site: never an absolute URL an attacker put in the link, nor control characters or a
+    # backslash (browsers read "/\evil" as "//evil"; a CR or LF cannot go in a Location header: that was a 500).
     parts = urlsplit(target or "")
-    if not target or parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if not target or parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or len(target) > 2000 or any(ord(c) < 0x20 or c in "\x7f\\" for c in target):
         return url_for("console.home")
     return target
 

@@ -235,3 +235,11 @@ def test_hostile_paths_and_queries_never_get_a_server_error(app):
     for endpoint, path in sorted(GETS.items()):
         fuzz(_hostile_fields(["next", "lang", "at", "from"]),
              no_server_error(app, admin, endpoint, method="GET", path=path), 4)
+
+
+def test_a_good_login_with_a_hostile_next_lands_on_this_site(app):
+    for target in ("/ok\r\nSet-Cookie: x=1", "/\\evil.example", "/\t/evil.example", "/\x00", "https://evil.example/",
+                   "//evil.example", "/" + "x" * 3000):
+        r = app.test_client().post("/staff/login", content_type="application/x-www-form-urlencoded",
+                                   data=_body({"username": "an", "password": PASSWORD, "next": target}))
+        assert r.status_code == 302 and r.headers["Location"] == "/staff/", target
