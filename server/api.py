@@ -96,8 +96,9 @@ def endpoint(rule: str, method: str, role: str, summary: str, body: type[BaseMod
 
         guarded = require(role)(answering)
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=guarded, methods=[method])
+        # A session call with an unsafe method and no CSRF token is a 400 even without a body.
         codes = set(errors) | ({400, 409, 413, 415} if model is not None else set()) \
-            | ({404} if "<int:" in rule else set())
+            | ({404} if "<int:" in rule else set()) | ({400} if method != "GET" else set())
         ROUTES.append(Operation(f"/api/v1{rule}", method, summary, ("staff",), role=role, request=body,
                                 status=status, answer=answer, many=many, errors=tuple(sorted(codes))))
         return guarded

@@ -16,8 +16,6 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from . import schemas
 
-# Statuses every operation may answer: under overload any call may be told to come back later.
-ALWAYS = (503,)
 AUTH_ERRORS = {"staff": (401, 403), "device": (401,), "none": ()}
 SECURITY = {"staff": [{"apiToken": []}, {"session": []}], "device": [{"deviceToken": []}], "none": []}
 
@@ -38,7 +36,7 @@ _ERROR_MEANING = {
     413: "the body is larger than the limit",
     415: "the body is not of the media type this route takes",
     429: "too many requests from this client; wait Retry-After seconds",
-    503: "the server is overloaded or not ready; wait Retry-After seconds",
+    503: "the screen's content is not ready yet; wait Retry-After seconds",
 }
 
 
@@ -78,11 +76,11 @@ def _not_modified(what: str) -> dict:
 PLAYER: tuple[Operation, ...] = (
     Operation("/api/v1/screens/<screen_id>/manifest", "GET",
               "What to play for the next 48 hours: profile, media and timeline; strong ETag, If-None-Match gets 304",
-              ("device",), answer=schemas.Manifest, more=_not_modified("manifest"),
+              ("device",), answer=schemas.Manifest, more=_not_modified("manifest"), errors=(503,),
               headers={"ETag": {"schema": {"type": "string"}}, "Cache-Control": {"schema": {"type": "string"}}}),
     Operation("/api/v1/screens/<screen_id>/now.png", "GET",
               "The exact-size image the screen should show at this instant", ("device",),
-              answer=_BINARY, media_type="image/png", more=_not_modified("image"),
+              answer=_BINARY, media_type="image/png", more=_not_modified("image"), errors=(503,),
               headers=_IMAGE_HEADERS | {
                   "X-Signage-Item": {"description": "the item shown", "schema": {"type": "string"}},
                   "X-Signage-Until": {"description": "when to ask again (UTC)", "schema": {"type": "string"}}}),
@@ -91,7 +89,7 @@ PLAYER: tuple[Operation, ...] = (
     Operation("/api/v1/screens/<screen_id>/plays", "POST",
               "A batch of proof-of-play records; the answer counts accepted, duplicate and refused records (by "
               "reason)", ("device",), request=schemas.PlaysIn, status=202, answer=schemas.PlaysAnswer,
-              errors=(400, 413)),
+              errors=(400, 413, 503)),
     Operation("/api/v1/pairings", "POST", "A pairing code for a player without a token (it keeps the secret)",
               request=schemas.PairingSecret, status=201, answer=schemas.PairingOut, errors=(400, 413, 429)),
     Operation("/api/v1/pairings/<code>/claim", "POST",
@@ -155,7 +153,7 @@ def _operation(refs: dict, op: Operation) -> dict:
                                          op.headers, op.many)}
     for status, (description, body, headers) in op.more.items():
         responses[str(status)] = _answer(refs, description, body, "application/json", headers)
-    for status in sorted(set(op.errors) | set(AUTH_ERRORS[kind]) | set(ALWAYS)):
+    for status in sorted(set(op.errors) | set(AUTH_ERRORS[kind])):
         body = schemas.Error if op.error_media_type == "application/json" else {"type": "string"}
         responses.setdefault(str(status), _answer(refs, _ERROR_MEANING[status], body, op.error_media_type,
                                                   _ERROR_HEADERS.get(status, {})))

@@ -245,7 +245,7 @@ def test_openapi_gives_real_schemas_and_every_status(app, client):
     body = schemas[ref.rsplit("/", 1)[1]]
     assert body["required"] == ["name", "items"] and body["additionalProperties"] is False
     assert body["properties"]["items"]["maxItems"] == 500
-    assert set(create["responses"]) == {"201", "400", "401", "403", "409", "413", "415", "503"}
+    assert set(create["responses"]) == {"201", "400", "401", "403", "409", "413", "415"}
     manifest = doc["paths"]["/api/v1/screens/{screen_id}/manifest"]["get"]["responses"]
     assert {"200", "304", "401", "503"} <= set(manifest) and "WWW-Authenticate" in manifest["401"]["headers"]
     assert "Retry-After" in manifest["503"]["headers"]
