@@ -32,8 +32,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         HEADER_TIMEOUT_S=10,
         BODY_TIMEOUT_S=30,
         WORKER_CONNECTIONS=4000,
-        WORKER_MAX_REQUESTS=20000,
-        WORKER_MAX_REQUESTS_JITTER=2000,
+        WORKER_MAX_REQUESTS=50000,
+        WORKER_MAX_REQUESTS_JITTER=5000,
         # JSON request bodies of the API (server/schemas.py): larger ones get 413; deeper nesting gets 400.
         JSON_MAX_BYTES=256 * 1024,
         JSON_MAX_DEPTH=32,

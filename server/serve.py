@@ -49,10 +49,14 @@ def gunicorn_options(host: str, port: int, workers: int, config: Mapping, access
         # milliseconds (tests/test_slow_clients.py). Our requests are short CPU work on a cache or a local
         # database, so nothing is lost by one loop per worker; the one long CPU job, decoding an upload, runs
         # in a thread off the loop (server.worker.run_heavy). Request buffering in a proxy (nginx) does the
-        # same in front of gthread, but the embedded default has no proxy. gevent alone does not time out a
-        # client that never finishes its headers or body: SignageWorker adds those deadlines (see
-        # server/worker.py): HEADER_TIMEOUT_S for a request's line and headers, BODY_TIMEOUT_S for each read
-        # of a body (and each 64 KiB of an answer), gunicorn's keepalive between requests.
+        # same in front of gthread, but the embedded default has no proxy, so SignageWorker buffers too: a
+        # request reaches the app only once its body is in (memory, then a temporary file), so the app never
+        # waits on a client while it holds a database transaction (SQLite's lock would otherwise stall every
+        # greenlet of the worker). gevent alone does not time out a client that never finishes its headers or
+        # body: SignageWorker adds those deadlines (server/worker.py): HEADER_TIMEOUT_S for a request's line
+        # and headers, BODY_TIMEOUT_S for each read of a body (and each 64 KiB of an answer), gunicorn's
+        # keepalive between requests. The cost: a blocking call (an fsync, a PostgreSQL query: psycopg is
+        # imported before the worker patches, so it waits in C) holds the worker's loop while it lasts.
         "worker_class": type("SignageWorker", (SignageWorker,), {
             "header_timeout": float(config["HEADER_TIMEOUT_S"]), "body_timeout": float(config["BODY_TIMEOUT_S"]),
             "max_body": int(config["MAX_CONTENT_LENGTH"])}),

@@ -15,13 +15,16 @@ waits on a slow client while it holds a database transaction; a body cut short n
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from tempfile import SpooledTemporaryFile
 from typing import Any
 
+import gevent
 from gevent import socket as gsocket
 from gunicorn.http.body import Body, LengthReader
 from gunicorn.workers.ggevent import GeventWorker
@@ -42,8 +45,10 @@ class DeadlineSocket(gsocket.socket):
             self._deadline, self._idle, self._arm = None, idle_first, True
 
     def expect_body(self, body_timeout: float) -> None:
-        """A body (or nothing) is next: every read must get data within body_timeout seconds."""
+        """A body (or nothing) is next: every read must get data within body_timeout seconds, and so must each
+        piece of the answer leave (not what remained of the header deadline)."""
         self._deadline, self._idle, self._arm = None, body_timeout, False
+        self.settimeout(body_timeout)
 
     _timed_out = False
 
@@ -91,12 +96,28 @@ class SignageWorker(GeventWorker):
                                (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
         super().init_process()
 
+    def run(self) -> None:
+        self._idle: weakref.WeakSet[DeadlineSocket] = weakref.WeakSet()
+        gevent.spawn(self._close_idle_when_stopping)
+        super().run()
+
+    def _close_idle_when_stopping(self) -> None:
+        # A stopping worker (recycled after max_requests, or told to stop) waits for its connections to finish,
+        # up to graceful_timeout; a kept-alive connection waiting for its next request would hold it there for
+        # nothing, and with one worker nobody would answer meanwhile. Such connections are closed at once.
+        while self.alive:
+            gevent.sleep(0.5)
+        for conn in list(self._idle):
+            with contextlib.suppress(OSError):
+                conn.shutdown(gsocket.SHUT_RDWR)
+
     def handle(self, listener, client, addr) -> None:
         conn = DeadlineSocket(client.family, client.type, client.proto, fileno=client.detach())
         conn.expect_headers(self.header_timeout)
         super().handle(listener, conn, addr)
 
     def handle_request(self, listener_name, req, sock, addr) -> bool:
+        self._idle.discard(sock)
         sock.expect_body(self.body_timeout)
         try:
             if not self._buffer_body(req, sock):
@@ -108,6 +129,8 @@ class SignageWorker(GeventWorker):
             if isinstance(req.body.reader, SpooledTemporaryFile):
                 req.body.reader.close()
             sock.expect_headers(self.header_timeout, idle_first=self.cfg.keepalive)
+            if self.alive:
+                self._idle.add(sock)
 
     def _buffer_body(self, req, sock) -> bool:
         """Receive the whole request body before the app runs (into memory up to 64 KiB, then a temporary file);

@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -33,12 +34,9 @@ SLOW = 1000
 TIMEOUT_S = 4
 
 
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    """A seeded live server whose header and body timeouts are TIMEOUT_S; yields (server, device token, API token)."""
-    monkeypatch.setenv("SIGNAGE_INSTANCE", str(tmp_path / "instance"))
-    live = LiveServer(tmp_path / "instance", {"SIGNAGE_SECRET_KEY": "live", "SIGNAGE_HEADER_TIMEOUT_S": str(TIMEOUT_S),
-                                              "SIGNAGE_BODY_TIMEOUT_S": str(TIMEOUT_S)})
+def seeded_server(tmp_path, env: dict[str, str]) -> tuple[LiveServer, str, str]:
+    """A live server on a seeded instance with env; returns (server, device token, API token), not started."""
+    live = LiveServer(tmp_path / "instance", {"SIGNAGE_SECRET_KEY": "live", **env})
     with live.session() as session:
         device = add_screen(session, "hue-bx-phia-bac", "tv-1080p", NOW)
         add_user(session, "binh", "staff", NOW, password="correct horse battery")
@@ -47,6 +45,15 @@ def server(tmp_path, monkeypatch):
         playlist = content.add_playlist(session, "p", [(f"poster:{poster.id}", 10)])
         content.add_schedule(session, playlist.id, everywhere=True)
         content.sync_renditions(session, get_store(), NOW)
+    return live, device, api
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """A seeded live server whose header and body timeouts are TIMEOUT_S; yields (server, device token, API token)."""
+    monkeypatch.setenv("SIGNAGE_INSTANCE", str(tmp_path / "instance"))
+    live, device, api = seeded_server(tmp_path, {"SIGNAGE_HEADER_TIMEOUT_S": str(TIMEOUT_S),
+                                                 "SIGNAGE_BODY_TIMEOUT_S": str(TIMEOUT_S)})
     live.start()
     yield live, device, api
     live.stop()
@@ -227,3 +234,35 @@ def read_answer(answers) -> bytes:
             length = int(value)
     answers.read(length)
     return status
+
+
+def test_workers_are_replaced_after_max_requests_and_polls_go_on(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIGNAGE_INSTANCE", str(tmp_path / "instance"))
+    live, device, _ = seeded_server(tmp_path, {"SIGNAGE_WORKER_MAX_REQUESTS": "10",
+                                               "SIGNAGE_WORKER_MAX_REQUESTS_JITTER": "0"})
+    live.start()
+    children = Path(f"/proc/{live.proc.pid}/task/{live.proc.pid}/children")
+    first = set(children.read_text().split())
+    # A player's kept-alive connection, idle between polls while the worker is recycled.
+    idle = socket.create_connection(("127.0.0.1", live.port), timeout=10)
+    try:
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        with idle.makefile("rb") as answers:
+            assert read_answer(answers).startswith(b"HTTP/1.1 200")
+        took, replaced, deadline = [], set(), time.monotonic() + 30
+        while not replaced and time.monotonic() < deadline:
+            status, seconds = timed_get(live, "/api/v1/screens/hue-bx-phia-bac/manifest", device)
+            assert status == 200
+            took.append(seconds)
+            replaced = first - set(children.read_text().split())
+            time.sleep(0.05)
+        # The replacement answers too.
+        assert timed_get(live, "/api/v1/screens/hue-bx-phia-bac/manifest", device)[0] == 200
+    finally:
+        idle.close()
+        live.stop()
+    assert replaced, f"the worker was not replaced after 10 requests: {live.output[-2000:]}"
+    assert "Autorestarting worker after current request" in live.output
+    # The poll that waited for the replacement waited for a worker start, not for the graceful timeout (10 s) that
+    # the idle kept-alive connection would have held the old worker for.
+    assert max(took) < 8, took
