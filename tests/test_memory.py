@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,3 +140,54 @@ def test_the_pixel_limit_is_a_setting_and_a_refused_upload_stores_nothing(instan
         assert get_session().scalar(select(func.count()).select_from(Media)) == 0
         get_engine().dispose()
     assert not any(p.is_file() for p in Path(app.config["MEDIA_DIR"]).rglob("*"))
+
+
+def worker_memory_mb(live) -> tuple[int, float]:
+    """(pid, resident MB) of the live server's one gunicorn worker (the child that is not the scheduler)."""
+    for pid in Path(f"/proc/{live.proc.pid}/task/{live.proc.pid}/children").read_text().split():
+        if "scheduler" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+            return int(pid), status_mb(int(pid), "VmRSS")
+    raise AssertionError("no gunicorn worker")
+
+
+def status_mb(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no {field} for {pid}")
+
+
+def test_six_of_the_largest_uploads_at_once_cost_a_worker_no_more_than_one(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.live import LiveServer
+
+    photo = tmp_path / "phone.jpg"
+    run(MAKE, str(photo), "jpeg", *map(str, SIZE))
+    monkeypatch.setenv("SIGNAGE_INSTANCE", str(tmp_path / "instance"))
+    live = LiveServer(tmp_path / "instance", {"SIGNAGE_SECRET_KEY": "live"})
+    with live.session() as session:
+        add_user(session, "binh", "staff", NOW, password="correct horse battery")
+        token = create_api_token(session, "binh", "memory", NOW)
+    live.start()
+    try:
+        pid, before = worker_memory_mb(live)
+        body = (b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"phone.jpg\"\r\n"
+                b"Content-Type: image/jpeg\r\n\r\n" + photo.read_bytes() + b"\r\n--x--\r\n")
+
+        def upload(_):
+            request = urllib.request.Request(live.url + "/api/v1/assets", data=body, method="POST", headers={
+                "Authorization": f"Bearer {token}", "Content-Type": "multipart/form-data; boundary=x"})
+            with urllib.request.urlopen(request, timeout=120) as answer:
+                return answer.status, json.load(answer)
+
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(upload, range(6)))
+        peak = status_mb(pid, "VmHWM")
+    finally:
+        live.stop()
+    assert sorted(status for status, _ in answers) == [200] * 5 + [201]  # one stored, five found it stored
+    assert {(doc["width"], doc["height"]) for _, doc in answers} == {(4000, 3125)}
+    print(f"six 50 MP JPEG uploads at once: worker grew {peak - before:.0f} MB at peak")
+    # One decode at a time per worker: six at once cost what one costs (six decoding together: over 700 MB).
+    assert peak - before < BUDGET_MB, f"got {peak - before:.0f} MB of growth, expected under {BUDGET_MB}"
