@@ -54,11 +54,6 @@ from .worker import run_heavy
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 ROUTES: list[Operation] = []  # what the OpenAPI document describes of this blueprint
-MAX_PREVIEWS = schemas.MAX_PREVIEWS
-
-
-class BadRequest(ValueError):
-    """A request body that is not what the route takes."""
 
 
 def read_json(model: type[schemas.M]) -> schemas.M:
@@ -91,8 +86,6 @@ def endpoint(rule: str, method: str, role: str, summary: str, body: type[BaseMod
                 return view(*args, **kwargs)
             except schemas.BodyError as exc:
                 return error_response(exc.status, exc.message)
-            except BadRequest as exc:
-                return error_response(400, str(exc))
 
         guarded = require(role)(answering)
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=guarded, methods=[method])
@@ -119,7 +112,7 @@ def _change(action: str, make: Callable, describe: Callable, status: int = 200):
     except ContentNotFound as exc:
         session.rollback()
         return error_response(404, str(exc))
-    except (BadRequest, ContentError, ScreenError, RenderError) as exc:
+    except (ContentError, ScreenError, RenderError) as exc:
         session.rollback()
         return error_response(400, str(exc))
     except IntegrityError:
