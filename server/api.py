@@ -276,6 +276,7 @@ def upload_asset():
         doc = _media_doc(media) | {"notes": list(cleaned.notes)}
     return jsonify(doc), 201 if created else 200
 
+
 def _document_upload() -> None:
     # The upload view reads its own multipart body; what it answers is written down here.
     index = next(i for i, op in enumerate(ROUTES) if op.rule == "/api/v1/assets" and op.method == "POST")
