@@ -138,7 +138,6 @@ def test_the_pixel_limit_is_a_setting_and_a_refused_upload_stores_nothing(instan
                                             "expected at most 1,000,000"}
     with app.app_context():
         assert get_session().scalar(select(func.count()).select_from(Media)) == 0
-        get_engine().dispose()
     assert not any(p.is_file() for p in Path(app.config["MEDIA_DIR"]).rglob("*"))
 
 
