@@ -273,12 +273,12 @@ class ReminderForm(TargetsForm):
 
 
 class TakeoverForm(TargetsForm):
-    content = TextField(_l("Content"), [InputRequired(_l("choose one")), _length(MAX_CONTENT), Typed()])
-    fit = TextField(_l("Fit"), [Optional(), _one_of(("contain", "cover"))])
+    content = TextField(_l("Show"), [InputRequired(_l("choose one")), _length(MAX_CONTENT), Typed()])
+    fit = TextField(_l("Images: fit"), [Optional(), _one_of(("contain", "cover"))])
     name = _name_field(_l("Name (optional)"))
-    expiry = TextField(_l("Ends"), [Optional(), _one_of(("duration", "until"))])
-    minutes = WholeNumberField(_l("After (minutes)"), [Optional(), _range(1, MAX_TAKEOVER_MIN)])
-    until = LocalDateTimeField(_l("At (date and time)"), [Optional(), Years()])
+    expiry = TextField(_l("Until"), [Optional(), _one_of(("duration", "until"))])
+    minutes = WholeNumberField(_l("For (minutes)"), [Optional(), _range(1, MAX_TAKEOVER_MIN)])
+    until = LocalDateTimeField(_l("Until (Huế time)"), [Optional(), Years()])
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
@@ -290,10 +290,10 @@ class TakeoverForm(TargetsForm):
 
 
 class PosterForm(ConsoleForm):
-    name = _name_field(_l("Name (optional)"))
+    name = _name_field(_l("Name (for the lists; the headline when empty)"))
     template = TextField(_l("Template"), [Optional(), _one_of(TEMPLATES)])
     lang = TextField(_l("Language"), [Optional(), _one_of(LANGUAGES)])
-    theme = TextField(_l("Theme"), [Optional(), _one_of(THEMES)])
+    theme = TextField(_l("Colours"), [Optional(), _one_of(THEMES)])
     headline = TextField(_l("Headline"), [_length(4 * MAX_LENGTH["headline"]), Typed(lines=True)])
     body = TextField(_l("Text"), [_length(4 * MAX_LENGTH["body"]), Typed(lines=True)])
     cta = TextField(_l("Call to action"), [_length(4 * MAX_LENGTH["cta"]), Typed(lines=True)])

@@ -505,7 +505,7 @@ def test_a_takeover_until_a_local_time_and_refusals(staff):
                           "end"),
                          ({"content": poster, "everywhere": "on", "expiry": "duration", "minutes": "0"}, "minutes"),
                          ({"content": "", "everywhere": "on", "expiry": "duration", "minutes": "5"},
-                          "Content: choose one")):
+                          "Show: choose one")):
         r = staff.post("/staff/takeover", fields)
         assert r.status_code == 400 and says in flash_error(r.get_data(as_text=True)), fields
     assert count(staff, OverrideRow) == 1
@@ -630,13 +630,13 @@ def test_a_reminder_with_hostile_values_is_refused(staff, fields, says):
 
 
 @pytest.mark.parametrize(("fields", "says"), [
-    ({"expiry": "until", "until": "9999-12-31T23:59"}, "At (date and time): expected a year from 2000 to 2100"),
-    ({"expiry": "until", "until": "tomorrow"}, "At (date and time): got 'tomorrow'"),
-    ({"expiry": "until", "until": ""}, "At (date and time): required"),
-    ({"expiry": "forever"}, "Ends: expected one of duration, until"),
-    ({"minutes": HUGE}, "After (minutes): got"),
-    ({"minutes": "10081"}, "After (minutes): expected a whole number from 1 to 10080"),
-    ({"fit": "stretch"}, "Fit: expected one of contain, cover"),
+    ({"expiry": "until", "until": "9999-12-31T23:59"}, "Until (Huế time): expected a year from 2000 to 2100"),
+    ({"expiry": "until", "until": "tomorrow"}, "Until (Huế time): got 'tomorrow'"),
+    ({"expiry": "until", "until": ""}, "Until (Huế time): required"),
+    ({"expiry": "forever"}, "Until: expected one of duration, until"),
+    ({"minutes": HUGE}, "For (minutes): got"),
+    ({"minutes": "10081"}, "For (minutes): expected a whole number from 1 to 10080"),
+    ({"fit": "stretch"}, "Images: fit: expected one of contain, cover"),
 ])
 def test_a_takeover_with_hostile_values_is_refused(staff, fields, says):
     poster, _asset = seed_content(staff)
@@ -648,7 +648,8 @@ def test_a_takeover_with_hostile_values_is_refused(staff, fields, says):
 
 @pytest.mark.parametrize(("fields", "says"), [
     ({"template": "flyer"}, "Template: expected one of install, reminder"),
-    ({"theme": "pink"}, "Theme: expected one of"),
+    ({"theme": "pink"}, "Colours: expected one of blue, light, dark"),
+    ({"name": "x" * 201}, "Name (for the lists; the headline when empty): got more than 200 characters"),
     ({"headline": "Cài\x00Bluezone"}, "Headline: holds a control character"),
     ({"body": "x" * 1601}, "Text: got more than 1600 characters"),
     ({"url": "https://bluezone.gov.vn@evil.example/"}, "a phone would open 'evil.example'"),
