@@ -199,10 +199,12 @@ def observe(session: Session, now: datetime, limits: Thresholds) -> list[ScreenE
 def _claim(session: Session, screen_id: str, was: bool | None, up: bool, since: datetime) -> bool:
     """Move the screen's presence from was to up; False when another observer got there first."""
     if was is None:
+        # Whether the row went in is read back with RETURNING: an ORM insert's rowcount is not the cursor's
+        # on PostgreSQL (psycopg gives -1), which made every first observation look lost there.
         statement = _insert_new_presence(session).values(screen_id=screen_id, up=up, since=since)
-    else:
-        statement = update(ScreenPresence).where(ScreenPresence.screen_id == screen_id,
-                                                 ScreenPresence.up == was).values(up=up, since=since)
+        return session.execute(statement.returning(ScreenPresence.screen_id)).first() is not None
+    statement = update(ScreenPresence).where(ScreenPresence.screen_id == screen_id,
+                                             ScreenPresence.up == was).values(up=up, since=since)
     return session.execute(statement).rowcount == 1
 
 

@@ -102,3 +102,19 @@ def test_a_player_showing_the_wrong_item_is_out_of_step(net):
     assert not now["bx-nam-1"]["out_of_step"]
     page = binh.get("/preview/screens/bx-bac-1?lang=en").get_data(as_text=True)
     assert 'data-out-of-step="1"' in page and "Get Bluezone" in page
+
+
+def test_a_screen_first_observed_already_silent_is_recorded_offline_once(net):
+    """Regression: on PostgreSQL a first observation's insert reported no row (rowcount -1), so a screen that went
+    silent before anyone looked never got its offline event."""
+    binh = login(net, "binh")
+    beat(net, "bx-bac-1")
+    net.clock.at = NOW + 10 * 60 * T  # nobody looked while it was online
+    page = binh.get("/monitoring/?lang=en").get_data(as_text=True)
+    binh.get("/monitoring/")
+    assert page.count('data-event="offline"') == 1
+    with net.app_context():
+        from playlists.models import ScreenEvent
+
+        events = [(e.kind, e.at.replace(tzinfo=UTC)) for e in get_session().query(ScreenEvent)]
+    assert events == [("offline", NOW + 300 * T)]
