@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from renderer.profiles import CATALOG
+from renderer.spec import bad_character
 
 from .models import Group, Screen
 
@@ -38,6 +39,20 @@ def new_token() -> str:
 SCREEN_KINDS = ("led", "lcd")
 # Names the web player's own files use under /player/.
 RESERVED_IDS = {"sw.js", "player.js", "player.css", "static"}
+# What the screens table keeps of a screen's name, site and district.
+MAX_LABEL = 200
+
+
+def check_label(field: str, value: object) -> str:
+    """Return a screen's name, site or district stripped; refuse non-text, more than MAX_LABEL characters, line
+    breaks, control characters and lone surrogates (which PostgreSQL would refuse with an error, not a message)."""
+    if not isinstance(value, str):
+        raise ScreenError(f"{field}: got {type(value).__name__}, expected text")
+    if len(value) > MAX_LABEL:
+        raise ScreenError(f"{field} too long: got {len(value)} characters, expected at most {MAX_LABEL}")
+    if bad := bad_character(value, keep=""):
+        raise ScreenError(f"{field}: got {bad}, expected one line of printable text")
+    return value.strip()
 
 
 def _check(screen_id: str, profile: str, tz: str, groups: list[str]) -> None:
@@ -64,6 +79,7 @@ def add_screen(session: Session, screen_id: str, profile: str, now: datetime, *,
     """Register a screen and return its device token (shown once; only its hash is kept)."""
     groups = list(dict.fromkeys(groups))
     _check(screen_id, profile, tz, groups)
+    name, site, district = (check_label(f, v) for f, v in (("name", name), ("site", site), ("district", district)))
     if session.get(Screen, screen_id) is not None:
         raise ScreenError(f"screen {screen_id!r} exists already")
     token = new_token()

@@ -1,5 +1,6 @@
 """Screens, device tokens and the schema migrations, on a real database."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -143,3 +144,15 @@ def test_ids_the_web_player_uses_are_reserved(session):
 def test_a_screen_needs_a_screen_profile(session, profile, message):
     with pytest.raises(ScreenError, match=message):
         add_screen(session, "x", profile, NOW)
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("name", "x" * 201, "name too long: got 201 characters"),
+    ("site", "Bến xe\x00", "site: got"),
+    ("district", "Huế\ud800", "district: got"),
+    ("name", "Sảnh\nchờ", "name: got"),
+])
+def test_labels_that_the_database_cannot_keep_are_refused_with_a_reason(session, field, value, says):
+    with pytest.raises(ScreenError, match=re.escape(says)):
+        add_screen(session, "bx-bac-9", "tv-1080p", NOW, **{field: value})
+    assert session.get(Screen, "bx-bac-9") is None
