@@ -16,6 +16,7 @@ waits on a slow client while it holds a database transaction; a body cut short n
 from __future__ import annotations
 
 import contextlib
+import io
 import resource
 import threading
 import time
@@ -128,6 +129,9 @@ class SignageWorker(GeventWorker):
         finally:
             if isinstance(req.body.reader, SpooledTemporaryFile):
                 req.body.reader.close()
+                # The parser drains what the app left of this body before it reads the next request on a kept-alive
+                # connection; the socket holds none of it any more (it was all buffered), so it finds nothing.
+                req.body = Body(io.BytesIO())
             sock.expect_headers(self.header_timeout, idle_first=self.cfg.keepalive)
             if self.alive:
                 self._idle.add(sock)
