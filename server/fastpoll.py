@@ -37,7 +37,8 @@ def manifest_answer(built: Built, accept_encoding: str, if_none_match: str, serv
         if tags.star_tag or tags.contains(built.etag) or tags.contains(f"{built.etag}-gzip"):
             return 304, headers, b""
     body = built.gzipped if gzipped else built.body
-    headers.append(("Content-Type", "application/json"))
+    # The same nosniff as every answer that goes through Flask (server/security.py), which this path skips.
+    headers += [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
     if gzipped:
         headers.append(("Content-Encoding", "gzip"))
     headers.append(("Content-Length", str(len(body))))
