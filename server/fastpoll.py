@@ -31,14 +31,15 @@ def manifest_answer(built: Built, accept_encoding: str, if_none_match: str, serv
     etag = f"{built.etag}-gzip" if gzipped else built.etag
     headers = [("ETag", f'"{etag}"'), ("Cache-Control", "no-cache"), ("Vary", "Accept-Encoding"),
                # The Date header has whole seconds; players keep in step by this finer clock.
-               ("X-Server-Time", str(server_ms))]
+               ("X-Server-Time", str(server_ms)),
+               # The same nosniff as every answer that goes through Flask (server/security.py), which this path skips.
+               ("X-Content-Type-Options", "nosniff")]
     if if_none_match:
         tags = parse_etags(if_none_match)
         if tags.star_tag or tags.contains(built.etag) or tags.contains(f"{built.etag}-gzip"):
             return 304, headers, b""
     body = built.gzipped if gzipped else built.body
-    # The same nosniff as every answer that goes through Flask (server/security.py), which this path skips.
-    headers += [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
+    headers.append(("Content-Type", "application/json"))
     if gzipped:
         headers.append(("Content-Encoding", "gzip"))
     headers.append(("Content-Length", str(len(body))))
