@@ -40,6 +40,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
+from playlists.demo import forget_first_start_secrets
 from playlists.models import User
 from playlists.users import (
     MIN_PASSWORD,
@@ -335,5 +336,7 @@ def account_password():
         return render_template("staff/account_password.html", error=error, MIN_PASSWORD=MIN_PASSWORD), 400
     audit(session, actor(), "user.password", f"user:{staff.username}", now)
     session.commit()
+    # The demo admin's first-start password is kept in the instance until it no longer works: now.
+    forget_first_start_secrets(current_app.instance_path, staff.username)
     flash(_("Password changed. Your other sessions are signed out."), "ok")
     return redirect(url_for("auth.account_password"))

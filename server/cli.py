@@ -369,13 +369,17 @@ def user_add(username, role, sites, groups) -> None:
 @click.option("--generate", is_flag=True, help="Make a password and print it once, alone on the last line.")
 def user_password(username, generate) -> None:
     """Set a user's password (asked twice, or generated); every session of theirs ends."""
+    from playlists.demo import forget_first_start_secrets
     from playlists.users import audit, new_password, set_password, user_named
+
+    from . import instance_dir
 
     password = new_password() if generate else click.prompt("New password", hide_input=True,
                                                               confirmation_prompt=True, err=True)
     with _app_session() as session:
         ended = set_password(session, user_named(session, username), password, _now())
         audit(session, "cli", "user.password", f"user:{username}", _now(), after={"sessions_ended": ended})
+    forget_first_start_secrets(instance_dir(), username)
     if generate:
         click.echo(f"password of {username} set; {ended} session(s) ended; the password (shown once) is on the "
                    "next line")

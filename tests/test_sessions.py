@@ -305,3 +305,22 @@ def test_revoking_twice_says_so(app):
     assert again.exit_code == 1 and "revoked already" in again.stderr
     with app.app_context():
         assert get_session().scalars(select(ApiToken.revoked_at)).one() is not None
+
+
+def test_the_demo_admins_new_password_deletes_the_first_start_secrets_file(app, instance):
+    """The file that keeps the first start's password goes as soon as that password stops working."""
+    from playlists.demo import FIRST_START_SECRETS
+
+    with app.app_context():
+        add_user(get_session(), "admin", "admin", NOW, password=PASSWORD)
+        get_session().commit()
+    kept = instance / FIRST_START_SECRETS
+    kept.write_text(f"admin password:\n{PASSWORD}\n")
+    (instance / "other.txt").write_text("stays")
+    assert change_password(signed_in(app, "chi"), PASSWORD, NEW).status_code == 302
+    assert kept.exists()  # another user's new password changes nothing of the admin's
+    assert change_password(signed_in(app, "admin"), PASSWORD, NEW).status_code == 302
+    assert not kept.exists() and (instance / "other.txt").exists()
+    kept.write_text(f"admin password:\n{NEW}\n")
+    assert cli("user", "password", "admin", "--generate").exit_code == 0
+    assert not kept.exists()
