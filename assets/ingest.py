@@ -12,6 +12,10 @@ Decisions (the server only adapts these to HTTP):
   where PNG would be several times larger for nothing visible.
 - Pixels are RGB, or RGBA only when some pixel is not fully opaque; CMYK, greyscale, 16-bit and palette
   images are converted (16-bit is scaled, not clipped).
+- Size: an image over the pixel limit (max_pixels, the IMAGE_MAX_PIXELS setting) is refused from its header,
+  before any decoding. One over WORK_MAX_PIXELS (25 MP) is stored reduced by a whole factor, box-averaged
+  (JPEG decoded at the reduced size by libjpeg itself), and `notes` says so: the largest accepted upload then
+  costs a worker under 300 MB, returned afterwards (tests/test_memory.py).
 - Animated GIF, APNG and WebP: the first frame is kept as a still and `notes` says so. Players show stills;
   animation and video are not yet supported.
 - Colour: an embedded ICC profile is applied (converted to sRGB) and then dropped, because players and the
