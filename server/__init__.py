@@ -84,6 +84,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         HSTS_MAX_AGE=31536000,
         # /metrics answers loopback clients, and others sending Authorization: Bearer <METRICS_TOKEN> if set.
         METRICS_TOKEN=None,
+        # /healthz probes storage with a write and an fsync at most this often (seconds) per worker.
+        STORAGE_CHECK_S=5,
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)

@@ -6,6 +6,7 @@ import hmac
 import ipaddress
 import os
 import tempfile
+from time import monotonic
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import func, select, text
@@ -42,10 +43,25 @@ def _database_ok() -> str | None:
     return None
 
 
+def _storage_ok_lately(path: str) -> str | None:
+    """_storage_ok(path), probed at most once every STORAGE_CHECK_S seconds per worker.
+
+    /healthz is anonymous and load balancers call it often: an fsync per call would let anyone turn requests into
+    disk flushes, each of which holds the worker's event loop while it lasts."""
+    window = float(current_app.config["STORAGE_CHECK_S"])
+    last = current_app.extensions.get("signage.storage_probe")
+    moment = monotonic()
+    if last is not None and last[0] == path and moment - last[1] < window:
+        return last[2]
+    result = _storage_ok(path)
+    current_app.extensions["signage.storage_probe"] = (path, moment, result)
+    return result
+
+
 @bp.get("/healthz")
 def healthz():
     """200 {"status": "ok"} when the database answers and storage takes a write; 503 naming what failed."""
-    checks = {"database": _database_ok(), "storage": _storage_ok(current_app.instance_path)}
+    checks = {"database": _database_ok(), "storage": _storage_ok_lately(current_app.instance_path)}
     if any(checks.values()):
         return jsonify(status="error", checks={k: v or "ok" for k, v in checks.items()}), 503
     return jsonify(status="ok", checks={k: "ok" for k in checks})

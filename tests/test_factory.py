@@ -96,3 +96,16 @@ def test_metrics_in_prometheus_text_format(instance):
     assert 'signage_screens{state="online"} 1' in lines and 'signage_screens{state="never"} 1' in lines
     assert "# TYPE signage_plays counter" in lines and "signage_plays 0" in lines
     assert any(line.startswith('signage_manifest_builds{pid="') for line in lines)
+
+
+def test_healthz_probes_storage_at_most_once_a_window(app, client, monkeypatch):
+    """Anyone may call /healthz: its fsync must not follow the callers' rate."""
+    import server.health as health
+
+    probes = []
+    real = health._storage_ok
+    monkeypatch.setattr(health, "_storage_ok", lambda path: probes.append(path) or real(path))
+    ticks = iter([100.0, 101.0, 104.9, 105.1])
+    monkeypatch.setattr(health, "monotonic", lambda: next(ticks))
+    assert [client.get("/healthz").status_code for _ in range(4)] == [200] * 4
+    assert len(probes) == 2  # at 100 s and at 105.1 s: the window is STORAGE_CHECK_S (5 s)
