@@ -35,3 +35,13 @@ def color_share(image: Image.Image, box, color) -> float:
     region = image.crop(box)
     hist = region.getcolors(region.width * region.height)
     return sum(n for n, c in hist if c == color) / (region.width * region.height)
+
+
+class Clock:
+    """An app clock for config["CLOCK"]: reads `at`, which a test sets to move time (never the wall clock)."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def __call__(self):
+        return self.at

@@ -13,6 +13,7 @@ from playlists.pairing import client_key
 from playlists.screens import add_screen
 from server import create_app
 from server.db import get_engine, get_session
+from tests.helpers import Clock
 
 NOW = datetime(2026, 11, 27, 1, 20, tzinfo=UTC)
 ATTACKER, VICTIM = "203.0.113.9", "198.51.100.20"
@@ -20,16 +21,9 @@ IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605
 ANDROID = "Mozilla/5.0 (Linux; Android 13; SM-A536E) AppleWebKit/537.36 Chrome/123.0.0.0 Mobile Safari/537.36"
 
 
-class Clock:
-    at = NOW
-
-    def __call__(self):
-        return self.at
-
-
 @pytest.fixture
 def app(instance):
-    clock = Clock()
+    clock = Clock(NOW)
     app = create_app({"TESTING": True, "SECRET_KEY": "t", "REVISION_CHECK_S": 0, "CLOCK": clock})
     app.clock = clock
     with app.app_context():

@@ -13,21 +13,15 @@ from playlists.models import AuditEntry, User
 from playlists.users import UserError, add_user, authenticate
 from server import create_app
 from server.db import get_engine, get_session
+from tests.helpers import Clock
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
 
 
-class Clock:
-    at = NOW
-
-    def __call__(self):
-        return self.at
-
-
 @pytest.fixture
 def app(instance):
-    clock = Clock()
+    clock = Clock(NOW)
     app = create_app({"TESTING": True, "SECRET_KEY": "t", "REVISION_CHECK_S": 0, "CLOCK": clock})
     app.clock = clock
     with app.app_context():

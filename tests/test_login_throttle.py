@@ -14,21 +14,15 @@ from playlists.models import LoginThrottle
 from playlists.users import LoginThrottled, ThrottlePolicy, add_user, claim_login_attempt, login_wait
 from server import create_app
 from server.db import get_engine, get_session
+from tests.helpers import Clock
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
 ATTACKER, ADMIN_HOME = "203.0.113.66", "198.51.100.7"
 
 
-class Clock:
-    at = NOW
-
-    def __call__(self):
-        return self.at
-
-
 def make_app(**config):
-    clock = Clock()
+    clock = Clock(NOW)
     app = create_app({"TESTING": True, "SECRET_KEY": "t", "CLOCK": clock, **config})
     app.clock = clock
     with app.app_context():

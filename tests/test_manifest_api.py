@@ -17,16 +17,9 @@ from playlists.resolver import resolve
 from playlists.screens import add_screen, reissue_token
 from server import create_app
 from server.db import get_engine, get_manifests, get_session, get_store
+from tests.helpers import Clock
 
 NOW = datetime(2026, 11, 27, 1, 20, 5, tzinfo=UTC)  # 08:20:05 in Huế
-
-
-class Clock:
-    def __init__(self, at):
-        self.at = at
-
-    def __call__(self):
-        return self.at
 
 
 @pytest.fixture

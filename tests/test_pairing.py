@@ -11,23 +11,16 @@ from playlists.pairing import ALPHABET, MAX_OPEN, PairingError, normalise_code
 from playlists.screens import add_screen
 from server import create_app
 from server.db import get_engine, get_session
-from tests.helpers import decoded_urls
+from tests.helpers import Clock, decoded_urls
 
 # The CLI approves by the real clock, so the app runs on it too (codes live 15 minutes: no race here).
 NOW = datetime.now(UTC)
 SECRET = "s" * 20 + "ecret-of-the-tv-browser"
 
 
-class Clock:
-    at = NOW
-
-    def __call__(self):
-        return self.at
-
-
 @pytest.fixture
 def app(instance):
-    clock = Clock()
+    clock = Clock(NOW)
     app = create_app({"TESTING": True, "SECRET_KEY": "t", "REVISION_CHECK_S": 0, "CLOCK": clock})
     app.clock = clock
     with app.app_context():

@@ -15,18 +15,11 @@ from playlists.screens import add_screen
 from playlists.users import add_user
 from server import create_app
 from server.db import get_engine, get_session, get_store
+from tests.helpers import Clock
 
 NOW = datetime(2026, 11, 27, 1, 20, 5, tzinfo=UTC)  # Friday 08:20:05 in Huế
 PASSWORD = "correct horse battery"
 NORTH, SOUTH, HOSPITAL, MARKET = "Bến xe phía Bắc", "Bến xe phía Nam", "Bệnh viện Trung ương Huế", "Chợ Phong Điền"
-
-
-class Clock:
-    def __init__(self, at):
-        self.at = at
-
-    def __call__(self):
-        return self.at
 
 
 @pytest.fixture

@@ -19,21 +19,15 @@ from playlists.screens import add_screen
 from server import create_app
 from server import scheduler as sched
 from server.db import get_engine, get_session, get_store
+from tests.helpers import Clock
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class Clock:
-    at = NOW
-
-    def __call__(self):
-        return self.at
-
-
 @pytest.fixture
 def app(instance):
-    clock = Clock()
+    clock = Clock(NOW)
     app = create_app({"TESTING": True, "SECRET_KEY": "t", "CLOCK": clock, "REVISION_CHECK_S": 0})
     app.clock = clock
     with app.app_context():

@@ -14,22 +14,16 @@ from playlists.users import add_user, authenticate
 from server import create_app
 from server.cli import main
 from server.db import get_engine, get_session
+from tests.helpers import Clock
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
 NEW = "a new and longer secret"
 
 
-class Clock:
-    at = NOW
-
-    def __call__(self):
-        return self.at
-
-
 @pytest.fixture
 def app(instance):
-    clock = Clock()
+    clock = Clock(NOW)
     app = create_app({"TESTING": True, "SECRET_KEY": "t", "REVISION_CHECK_S": 0, "CLOCK": clock})
     app.clock = clock
     with app.app_context():
@@ -123,7 +117,7 @@ def test_sessions_end_twelve_hours_after_login_however_busy(app):
 
 
 def test_lifetimes_are_settings(instance):
-    clock = Clock()
+    clock = Clock(NOW)
     app = create_app({"TESTING": True, "SECRET_KEY": "t", "CLOCK": clock, "SESSION_IDLE_MINUTES": 5,
                       "SESSION_MAX_HOURS": 1})
     app.clock = clock
