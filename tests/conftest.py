@@ -100,6 +100,20 @@ def _postgres_for_everything(request, monkeypatch):
     gc.collect()
 
 
+@pytest.fixture(autouse=True)
+def _quick_password_hashing(request, monkeypatch):
+    """Argon2id at its lowest cost, so that the many logins of the suite take a millisecond, not a quarter second
+    each on a busy machine. Hashes carry their parameters, so a live server checks them as quickly. Tests marked
+    real_password_hashing keep the product's parameters (and test_auth checks those)."""
+    if request.node.get_closest_marker("real_password_hashing"):
+        return
+    from argon2 import PasswordHasher
+
+    quick = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr("playlists.users._HASHER", quick)
+    monkeypatch.setattr("playlists.users._DUMMY_HASH", quick.hash("not a password of anyone"))
+
+
 @pytest.fixture
 def instance(tmp_path, monkeypatch):
     path = tmp_path / "instance"
