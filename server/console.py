@@ -62,6 +62,7 @@ from .db import get_session, get_store
 from .errors import error_response
 from .forms import FormError, PlaylistForm, PosterForm, ReminderForm, ScheduleForm, TakeoverForm
 from .player import now
+from .scope import viewer_scope, visible_media
 
 bp = Blueprint("console", __name__, url_prefix="/staff")
 
@@ -209,8 +210,6 @@ def _may_see_media(sha256: str) -> bool:
     staff = current_staff()
     if staff.can("staff"):
         return True
-    from .preview import viewer_scope, visible_media  # preview builds on this module
-
     return sha256 in visible_media(viewer_scope())
 
 

@@ -16,7 +16,8 @@ from .auth import require
 from .console import section
 from .db import get_manifests, get_session
 from .player import now
-from .preview import STATE_LABELS, limits, nav, viewer_scope
+from .preview import STATE_LABELS, limits, nav
+from .scope import viewer_scope
 
 bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
 bp.context_processor(nav)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 
-from playlists.monitoring import Scope, day_view, scope_for, screen_states, thresholds
+from playlists.monitoring import day_view, screen_states, thresholds
 from playlists.network import ScreenEntry
 from playlists.rules import RuleError
 from playlists.stats import content_names
@@ -23,6 +23,7 @@ from .console import SECTIONS, section
 from .db import get_manifests, get_session
 from .forms import query_instant
 from .player import now
+from .scope import viewer_scope
 
 bp = Blueprint("preview", __name__, url_prefix="/preview")
 section("preview.index", _l("Preview"), "operator")
@@ -39,30 +40,12 @@ def nav() -> dict:
 bp.context_processor(nav)
 
 
-def viewer_scope() -> Scope:
-    """What the signed-in person may see (staff and admins: everything)."""
-    staff = current_staff()
-    return scope_for(get_session(), staff.can("staff"), staff.sites, staff.group_ids)
-
-
 def visible_screen(screen_id: str) -> ScreenEntry:
     """The screen, if the viewer may see it; 404 otherwise (unknown and out-of-scope look the same)."""
     screen = get_manifests().network().screens.get(screen_id)
     if screen is None or not viewer_scope().allows(screen):
         abort(404)
     return screen
-
-
-def visible_media(scope: Scope) -> set[str]:
-    """The sha256 of every media file that a screen in scope may show, at that screen's size."""
-    network = get_manifests().network()
-    shas = set()
-    for screen in scope.screens(network):
-        for key in network.contents_for(screen):
-            ref = network.renditions.get((key, screen.profile))
-            if ref is not None:
-                shas.add(ref.sha256)
-    return shas
 
 
 def limits():

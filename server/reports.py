@@ -40,7 +40,8 @@ from .console import section
 from .db import get_manifests, get_session, get_store
 from .forms import query_day
 from .player import now
-from .preview import nav, viewer_scope
+from .preview import nav
+from .scope import viewer_scope
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 bp.context_processor(nav)
