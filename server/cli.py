@@ -8,19 +8,15 @@ import math
 import os
 import re
 import sys
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from click.exceptions import NoArgsIsHelpError
-from sqlalchemy.exc import SQLAlchemyError
 
-from playlists.content import ContentError, sync_renditions
-from playlists.pairing import PairingError
-from playlists.screens import DEFAULT_TZ, ScreenError, add_screen, list_screens, reissue_token
-from playlists.users import UserError
+from playlists.content import sync_renditions
+from playlists.screens import DEFAULT_TZ, add_screen, list_screens, reissue_token
 from renderer import (
     CATALOG,
     LANGUAGES,
@@ -37,7 +33,8 @@ from renderer import (
     require_raqm,
     write_atomic,
 )
-from renderer.spec import bad_character
+
+from .cli_common import Text, app_session, now
 
 # A --spec file larger than this is refused before it is read (a poster's fields take a few kilobytes).
 MAX_SPEC_BYTES = 1024 * 1024
@@ -66,25 +63,6 @@ class _OneLineErrors(click.Group):
             click.echo("Aborted!", err=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
-
-
-class Text(click.ParamType):
-    """One line of text a person could type: at most max_length characters, no control characters or lone
-    surrogates (a terminal paste or a script's bug must not end up in the database or a report)."""
-
-    name = "text"
-
-    def __init__(self, max_length: int = 200) -> None:
-        self.max_length = max_length
-
-    def convert(self, value, param, ctx):
-        if not isinstance(value, str):  # pragma: no cover - click passes text
-            return value
-        if len(value) > self.max_length:
-            self.fail(f"got {len(value)} characters, expected at most {self.max_length}", param, ctx)
-        if bad := bad_character(value, keep=""):
-            self.fail(f"got {bad}, expected one line of printable text", param, ctx)
-        return value
 
 
 _HOST = re.compile(r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
@@ -197,33 +175,6 @@ def render(profile_name, size, pitch_mm, spec_path, output, **fields) -> None:
     click.echo(f"{poster.report()}; wrote {os.fspath(output)} ({len(data):,} bytes)")
 
 
-@contextmanager
-def _app_session():
-    """An app context and a database session for a command; commits on success, rolls back on error."""
-    from playlists.db import upgrade
-
-    from . import create_app
-    from .db import get_engine, get_session
-
-    try:
-        app = create_app()
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
-    with app.app_context():
-        # Commands bring the schema up to date first, so a fresh instance just works.
-        upgrade(get_engine())
-        session = get_session()
-        try:
-            yield session
-            session.commit()
-        except (ScreenError, RenderError, ContentError, PairingError, UserError) as exc:
-            session.rollback()
-            raise click.ClickException(str(exc)) from None
-        except SQLAlchemyError as exc:
-            session.rollback()
-            raise click.ClickException(f"database error: {exc.__class__.__name__}: {exc.orig or exc}") from None
-
-
 @main.group()
 def db() -> None:
     """Database schema."""
@@ -236,7 +187,7 @@ def db_upgrade() -> None:
 
     from .db import get_engine
 
-    with _app_session():
+    with app_session():
         click.echo(f"database at revision {current_revision(get_engine())}")
 
 
@@ -258,11 +209,11 @@ def screen_add(screen_id, profile, name, site, district, tz, groups) -> None:
     """Register a screen; prints its device token once, alone on the last line."""
     from .db import get_store
 
-    with _app_session() as session:
-        token = add_screen(session, screen_id, profile, _now(), name=name, site=site, district=district,
+    with app_session() as session:
+        token = add_screen(session, screen_id, profile, now(), name=name, site=site, district=district,
                            tz=tz, groups=groups)
         # Its media are made now, at its exact size, so its first poll finds them ready.
-        sync_renditions(session, get_store(), _now())
+        sync_renditions(session, get_store(), now())
     click.echo(f"screen {screen_id} added; its device token (shown once) is on the next line")
     click.echo(token)
 
@@ -270,7 +221,7 @@ def screen_add(screen_id, profile, name, site, district, tz, groups) -> None:
 @screen.command("list")
 def screen_list() -> None:
     """One screen a line: id, profile, size, time zone, groups, name."""
-    with _app_session() as session:
+    with app_session() as session:
         for s in list_screens(session):
             p = CATALOG[s.profile]
             groups = ",".join(g.name for g in s.groups) or "-"
@@ -281,8 +232,8 @@ def screen_list() -> None:
 @click.argument("screen_id", metavar="ID", type=Text(64))
 def screen_token(screen_id) -> None:
     """Issue a new device token; the old one stops working at once."""
-    with _app_session() as session:
-        token = reissue_token(session, screen_id, _now())
+    with app_session() as session:
+        token = reissue_token(session, screen_id, now())
     click.echo(f"new token for {screen_id} (the old one no longer works) is on the next line")
     click.echo(token)
 
@@ -295,8 +246,8 @@ def screen_pair(code, screen_id) -> None:
     """Approve a player showing a pairing code; it collects its token by itself within seconds."""
     from playlists.pairing import approve_pairing, display_code
 
-    with _app_session() as session:
-        pairing = approve_pairing(session, code, screen_id, _now())
+    with app_session() as session:
+        pairing = approve_pairing(session, code, screen_id, now())
     click.echo(f"player with code {display_code(pairing.code)} approved as screen {screen_id}")
 
 
@@ -356,9 +307,9 @@ def user_add(username, role, sites, groups) -> None:
     """Create a user; prints a generated password once, alone on the last line."""
     from playlists.users import add_user, audit
 
-    with _app_session() as session:
-        _user, password = add_user(session, username, role, _now(), sites=sites, groups=groups)
-        audit(session, "cli", "user.add", f"user:{username}", _now(),
+    with app_session() as session:
+        _user, password = add_user(session, username, role, now(), sites=sites, groups=groups)
+        audit(session, "cli", "user.add", f"user:{username}", now(),
               after={"role": role, "sites": list(sites), "groups": list(groups)})
     click.echo(f"user {username} ({role}) added; the password (shown once) is on the next line")
     click.echo(password)
@@ -376,9 +327,9 @@ def user_password(username, generate) -> None:
 
     password = new_password() if generate else click.prompt("New password", hide_input=True,
                                                               confirmation_prompt=True, err=True)
-    with _app_session() as session:
-        ended = set_password(session, user_named(session, username), password, _now())
-        audit(session, "cli", "user.password", f"user:{username}", _now(), after={"sessions_ended": ended})
+    with app_session() as session:
+        ended = set_password(session, user_named(session, username), password, now())
+        audit(session, "cli", "user.password", f"user:{username}", now(), after={"sessions_ended": ended})
     forget_first_start_secrets(instance_dir(), username)
     if generate:
         click.echo(f"password of {username} set; {ended} session(s) ended; the password (shown once) is on the "
@@ -400,9 +351,9 @@ def token_create(username, label) -> None:
     """Create an API token for a staff or admin user; prints it once, alone on the last line."""
     from playlists.users import audit, create_api_token
 
-    with _app_session() as session:
-        secret = create_api_token(session, username, label, _now())
-        audit(session, "cli", "token.create", f"user:{username}", _now(), after={"label": label})
+    with app_session() as session:
+        secret = create_api_token(session, username, label, now())
+        audit(session, "cli", "token.create", f"user:{username}", now(), after={"label": label})
     click.echo(f"API token for {username} ({label}); send it as Authorization: Bearer <token>. It is on the next line")
     click.echo(secret)
 
@@ -415,7 +366,7 @@ def token_list() -> None:
     def when(moment):
         return _stamp(moment) if moment is not None else "-"
 
-    with _app_session() as session:
+    with app_session() as session:
         for t in list_api_tokens(session):
             click.echo(f"{t.id}\t{t.user.username}\t{t.name}\t{when(t.created_at)}\t{when(t.last_used_at)}\t"
                        f"{when(t.revoked_at)}")
@@ -427,9 +378,9 @@ def token_revoke(token_id) -> None:
     """Revoke an API token (the id from `signage token list`); it stops working at once."""
     from playlists.users import audit, revoke_api_token
 
-    with _app_session() as session:
-        row = revoke_api_token(session, token_id, _now())
-        audit(session, "cli", "token.revoke", f"user:{row.user.username}", _now(),
+    with app_session() as session:
+        row = revoke_api_token(session, token_id, now())
+        audit(session, "cli", "token.revoke", f"user:{row.user.username}", now(),
               after={"id": token_id, "label": row.name})
     click.echo(f"API token {token_id} of {row.user.username} ({row.name}) revoked")
 
@@ -438,10 +389,6 @@ def _stamp(moment: datetime) -> str:
     """A stored instant as UTC, to the minute, for listings."""
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @main.command()

@@ -10,7 +10,7 @@ import click
 from playlists.rules import MAX_YEAR, MIN_YEAR
 from renderer import RenderError, write_atomic
 
-from .cli import Text
+from .cli_common import Text, app_session, now
 
 PRINT_LANGS = ("vi", "en", "vi-en")
 
@@ -40,7 +40,6 @@ def export_usb(screen_id: str | None, group: str | None, day: str | None, output
     """A day of a screen's (or a group's) playlist as numbered exact-size images, for a USB stick."""
     from playlists.export import ExportError, build_usb_bundle, parse_day, write_usb_bundle
 
-    from .cli import _app_session, _now
     from .db import get_store
 
     if (screen_id is None) == (group is None):
@@ -52,9 +51,9 @@ def export_usb(screen_id: str | None, group: str | None, day: str | None, output
         raise click.ClickException(str(exc)) from None
     if local_day is not None and not MIN_YEAR <= local_day.year <= MAX_YEAR:
         raise click.ClickException(f"date: got {day}, expected a year from {MIN_YEAR} to {MAX_YEAR}")
-    with _app_session() as session:
+    with app_session() as session:
         try:
-            bundle = build_usb_bundle(session, get_store(), screen=screen_id, group=group, day=local_day, now=_now())
+            bundle = build_usb_bundle(session, get_store(), screen=screen_id, group=group, day=local_day, now=now())
             write_usb_bundle(bundle, output)
         except ExportError as exc:
             raise click.ClickException(str(exc)) from None
