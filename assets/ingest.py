@@ -37,15 +37,9 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
 from typing import BinaryIO
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
-from sqlalchemy.orm import Session
-
-from playlists.models import Media
-
-from .store import MediaStore
 
 MAX_BYTES = 25 * 1024 * 1024
 # 50 megapixels takes a 48 MP phone photo (8064x6048); 4K screens need 8.3 MP and an A3 print at 300 dpi 17 MP.
@@ -402,23 +396,3 @@ def clean_label(filename: str) -> str:
         keep = f".{ext}" if dot and 0 < len(ext) <= 10 else ""
         name = name[:MAX_LABEL - len(keep) - 1].rstrip() + "…" + keep
     return name or "upload"
-
-
-def store_ingested(session: Session, store: MediaStore, ingested: Ingested, now: datetime) -> tuple[Media, bool]:
-    """Store a cleaned upload and record it as an uploaded image; returns (media row, created).
-
-    The same bytes again return the existing row with created False. The caller commits; call this only
-    with the result of ingest(), so that a refused upload never reaches the store or the database."""
-    store.put(ingested.data, ingested.ext)  # also restores the file should an existing row have lost it
-    media = session.get(Media, ingested.sha256)
-    if media is not None:
-        if media.kind == "rendition":
-            # Someone uploaded a poster rendition they had downloaded: the same bytes, now also an asset
-            # that playlists may name ("asset:<sha256>" wants kind "image").
-            media.kind, media.label = "image", ingested.label
-        return media, False
-    media = Media(sha256=ingested.sha256, ext=ingested.ext, kind=ingested.kind, width=ingested.width,
-                  height=ingested.height, bytes=len(ingested.data), label=ingested.label, created_at=now)
-    session.add(media)
-    session.flush()
-    return media, True

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from assets.derive import FITS, fit_image
+from assets.ingest import Ingested
 from assets.store import MediaStore
 from renderer import PosterSpec, RenderError, encode, get_profile, render_poster
 from renderer.spec import bad_character, has_visible
@@ -359,3 +360,23 @@ def sync_renditions(session: Session, store: MediaStore, now: datetime) -> list[
         made.append((content, profile))
     session.flush()
     return made
+
+
+def store_ingested(session: Session, store: MediaStore, ingested: Ingested, now: datetime) -> tuple[Media, bool]:
+    """Store a cleaned upload and record it as an uploaded image; returns (media row, created).
+
+    The same bytes again return the existing row with created False. The caller commits; call this only
+    with the result of ingest(), so that a refused upload never reaches the store or the database."""
+    store.put(ingested.data, ingested.ext)  # also restores the file should an existing row have lost it
+    media = session.get(Media, ingested.sha256)
+    if media is not None:
+        if media.kind == "rendition":
+            # Someone uploaded a poster rendition they had downloaded: the same bytes, now also an asset
+            # that playlists may name ("asset:<sha256>" wants kind "image").
+            media.kind, media.label = "image", ingested.label
+        return media, False
+    media = Media(sha256=ingested.sha256, ext=ingested.ext, kind=ingested.kind, width=ingested.width,
+                  height=ingested.height, bytes=len(ingested.data), label=ingested.label, created_at=now)
+    session.add(media)
+    session.flush()
+    return media, True

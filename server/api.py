@@ -25,9 +25,9 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from assets.ingest import IngestError, ingest, store_ingested
+from assets.ingest import IngestError, ingest
 from playlists import content
-from playlists.content import ContentError, ContentNotFound, sync_renditions
+from playlists.content import ContentError, ContentNotFound, store_ingested, sync_renditions
 from playlists.models import (
     Group,
     Media,

@@ -12,8 +12,9 @@ import pytest
 from PIL import Image, ImageCms
 from sqlalchemy import func, select
 
-from assets.ingest import MAX_LABEL, Ingested, IngestError, clean_label, ingest, store_ingested
+from assets.ingest import MAX_LABEL, Ingested, IngestError, clean_label, ingest
 from assets.store import FileStore
+from playlists.content import store_ingested
 from playlists.db import make_engine, session_factory, upgrade
 from playlists.models import Media
 
