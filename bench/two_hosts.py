@@ -258,6 +258,7 @@ def split(access_log: Path, since: float, until: float, hosts: dict[str, str]) -
     per_host = {name: 0 for name in hosts.values()}
     per_host["retried on the other"] = 0
     statuses: dict[str, int] = {}
+    full: set[str] = set()  # screens answered 200 although every request carried the current ETag
     upstream_ms: dict[str, list[float]] = {name: [] for name in hosts.values()}
     for line in access_log.read_text().splitlines():
         stamp, _, rest = line.partition(" ")
@@ -265,6 +266,8 @@ def split(access_log: Path, since: float, until: float, hosts: dict[str, str]) -
             continue
         after = rest.rpartition('" ')[2].split(" ")  # status bytes request_time upstream_addr... status... time...
         statuses[after[0]] = statuses.get(after[0], 0) + 1
+        if after[0] == "200":
+            full.add(rest.split('"')[1].split(" ")[1].split("/")[4])
         addr = after[3]
         if addr.endswith(","):
             per_host["retried on the other"] += 1
@@ -272,7 +275,7 @@ def split(access_log: Path, since: float, until: float, hosts: dict[str, str]) -
             per_host[hosts[addr]] += 1
             if after[-1] != "-":
                 upstream_ms[hosts[addr]].append(float(after[-1]) * 1000)
-    return {"answers": per_host, "statuses": statuses,
+    return {"answers": per_host, "statuses": statuses, "screens_answered_200": sorted(full),
             "upstream_p50_ms": {h: statistics.median(v) if v else None for h, v in upstream_ms.items()}}
 
 
@@ -336,6 +339,11 @@ def two_hosts(database_url: str, seconds: int = 30, screens: int = 400, workers:
             nginx = None
             result["split"] = split(ngx / "signage-access.log", since, until,
                                     {f"127.0.0.1:{port_a}": "host A", f"127.0.0.1:{port_b}": "host B"})
+            # Why a poll with the tag just fetched got a 200: what each host says now, against the tag polled with.
+            token_of = {sid: token for sid, token, _ in network}
+            result["etag_drift"] = [(sid, tags[sid], _manifest(port_a, sid, token_of[sid])[1],
+                                     _manifest(port_b, sid, token_of[sid])[1])
+                                    for sid in result["split"]["screens_answered_200"][:5]]
         except BaseException:
             for name in ("host-a.log", "host-b.log", "nginx/error.log"):
                 if (tmp / name).exists():
@@ -361,6 +369,8 @@ def verdict(r: dict) -> list[tuple[str, bool]]:
          c["delay_b_s"] is not None and c["delay_b_s"] <= POLL_PERIOD_S and c["same_new_etag"]),
         ("media served by nginx from the shared folder (hash and immutable cache checked)", not r["media_problem"]),
         ("no errors through nginx", w.get("unexpected", 0) == 0),
+        (f"every poll with the current ETag got a 304 ({len(r['split']['screens_answered_200'])} screens got 200s)",
+         not r["split"]["screens_answered_200"]),
         ("both hosts took at least 30 % of the polls", total > 0 and min(s["host A"], s["host B"]) >= 0.3 * total),
     ]
 
@@ -394,6 +404,8 @@ def report(r: dict) -> None:
         "; statuses " + ", ".join(f"{k}: {v}" for k, v in sorted(s["statuses"].items())) +
         (" (499: wrk closing its connections at the end)" if "499" in s["statuses"] else "") +
         "; upstream p50 " + ", ".join(f"{h} {v:.2f} ms" for h, v in s["upstream_p50_ms"].items() if v is not None))
+    for sid, polled, now_a, now_b in r.get("etag_drift", []):
+        print(f"    {sid} got 200s: polled with {polled}; now host A {now_a}, host B {now_b}")
     checks = verdict(r)
     failed = [label for label, ok in checks if not ok]
     for label, ok in checks:
