@@ -47,9 +47,13 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel update -i server/translations/messages.pot -d server/translations
 	$(BIN)/pybabel compile -d server/translations
 
+# 10,000 screens built through the staff API, a cold start, 120 s of steady drive with edits: on SQLite, then on
+# a fresh database of the local PostgreSQL cluster (skipped, saying so, when none answers). Needs wrk and nginx.
 bench-scale: $(VENV)/.installed
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
-	$(BIN)/python bench/bench_scale.py
+	@command -v nginx >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx)
+	$(BIN)/python bench/bench_scale.py $(BENCH_SCALE_ARGS)
+	$(BIN)/python bench/bench_scale.py --postgres $(BENCH_SCALE_ARGS)
 
 contact-sheet: $(VENV)/.installed
 	$(BIN)/python -m renderer.sheet docs/contact-sheet.png

@@ -45,6 +45,7 @@ from bench_poll import BIN, HERE, ROOT, free_port, start, stop  # noqa: E402
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PG_ADMIN = "postgresql+psycopg://signage_ci:signage_ci@127.0.0.1:5432/"
 TIMEOUT_S = 10
+REASONS = ("not_scheduled", "too_long", "overlap", "future", "too_old")
 GOAL = {"poll": 50.0, "heartbeat": 100.0, "plays": 100.0}
 
 
@@ -533,8 +534,9 @@ def drive(args, plan, port, token, server, url, database_url, database, tmp, log
         if name == "plays":
             total = s["accepted"] + s["refused"] + s["duplicates"]
             share = s["accepted"] / total * 100 if total else 0
-            notes += (f"; records accepted {s['accepted']:.0f} ({share:.1f}%), refused {s['refused']:.0f} "
-                      f"(not scheduled {s['not_scheduled']:.0f}), stored {stored_plays}")
+            notes += (f"; records accepted {s['accepted']:.0f} ({share:.1f}%), refused {s['refused']:.0f} ("
+                      + ", ".join(f"{r} {s[r]:.0f}" for r in REASONS if s.get(r))
+                      + f"), stored {stored_plays}")
             s["accepted_share"] = share
         log(f"{name:<10} {s['requests']:>9.0f} {s['requests'] / s['duration']:>7.1f} {rates[name]:>7.1f} "
             f"{fmt_ms(s['p50']):>8} {fmt_ms(s['p95']):>8} {fmt_ms(s['p99']):>8} {fmt_ms(s['max']):>8} "

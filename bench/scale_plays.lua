@@ -20,7 +20,9 @@ function setup(thread)
 end
 
 local i, n = 0, 0
-accepted, refused, duplicates, not_scheduled = 0, 0, 0, 0
+local reasons = {"not_scheduled", "too_long", "overlap", "future", "too_old"}
+counts = {accepted = 0, refused = 0, duplicates = 0}
+for _, r in ipairs(reasons) do counts[r] = 0 end
 function init(args)
   i = offset or 0
 end
@@ -37,10 +39,10 @@ end
 
 function response(status, headers, body)
   if status == 202 then
-    accepted = accepted + tonumber(body:match('"accepted":%s*(%d+)') or "0")
-    refused = refused + tonumber(body:match('"refused":%s*(%d+)') or "0")
-    duplicates = duplicates + tonumber(body:match('"duplicates":%s*(%d+)') or "0")
-    not_scheduled = not_scheduled + tonumber(body:match('"not_scheduled":%s*(%d+)') or "0")
+    -- "reason": n in refused_by_reason; refused_ids has lists under the same keys, which do not match.
+    for key, _ in pairs(counts) do
+      counts[key] = counts[key] + tonumber(body:match('"' .. key .. '":%s*(%d+)') or "0")
+    end
   end
 end
 
@@ -49,17 +51,20 @@ function delay()
 end
 
 function done(summary, latency, requests)
-  local a, r, d, ns = 0, 0, 0, 0
+  local total = {accepted = 0, refused = 0, duplicates = 0}
+  for _, r in ipairs(reasons) do total[r] = 0 end
   for _, t in ipairs(threads) do
-    a = a + (t:get("accepted") or 0)
-    r = r + (t:get("refused") or 0)
-    d = d + (t:get("duplicates") or 0)
-    ns = ns + (t:get("not_scheduled") or 0)
+    local c = t:get("counts")
+    for key, _ in pairs(total) do
+      total[key] = total[key] + ((c and c[key]) or 0)
+    end
   end
   local e = summary.errors
+  local extra = {}
+  for key, v in pairs(total) do extra[#extra + 1] = key .. "=" .. v end
   io.write(string.format("RESULT requests=%d duration=%.3f p50=%.3f p95=%.3f p99=%.3f max=%.3f status=%d " ..
-    "connect=%d read=%d write=%d timeout=%d accepted=%d refused=%d duplicates=%d not_scheduled=%d\n",
+    "connect=%d read=%d write=%d timeout=%d %s\n",
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(95) / 1000,
     latency:percentile(99) / 1000, latency.max / 1000, e.status, e.connect, e.read, e.write, e.timeout,
-    a, r, d, ns))
+    table.concat(extra, " ")))
 end
