@@ -58,9 +58,14 @@ def _admin(database_url: str, sql: str) -> None:
 def _database(database_url: str):
     """A fresh, empty database on the server of database_url, dropped on the way out; yields its URL."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError, ProgrammingError
 
     name = f"signage_two_hosts_{secrets.token_hex(6)}"
-    _admin(database_url, f'CREATE DATABASE "{name}"')
+    try:
+        _admin(database_url, f'CREATE DATABASE "{name}"')
+    except (OperationalError, ProgrammingError) as e:
+        raise SystemExit(f"cannot create a database with {make_url(database_url)!r} (is PostgreSQL running: "
+                         f"pg_ctlcluster 15 main start; may the role create databases?): {e.orig}") from None
     try:
         yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
     finally:
