@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -331,12 +332,12 @@ def wrk_result(proc: subprocess.Popen) -> dict:
 
 
 class Poller:
-    """Polls a few screens with their ETag until each sees a new one; seconds until each did."""
+    """Polls a few screens with their ETag, one thread each, until each sees a new one; seconds until each did."""
 
     def __init__(self, port: int, tokens: dict[str, str], etags: dict[str, str]) -> None:
         self.port, self.tokens, self.etags = port, tokens, etags
 
-    def etag(self, conn: http.client.HTTPConnection, sid: str) -> tuple[int, str]:
+    def _poll(self, conn: http.client.HTTPConnection, sid: str) -> tuple[int, str]:
         conn.request("GET", f"/api/v1/screens/{sid}/manifest", headers={
             "Authorization": f"Bearer {self.tokens[sid]}", "Accept-Encoding": "gzip",
             "If-None-Match": self.etags[sid]})
@@ -344,33 +345,34 @@ class Poller:
         resp.read()
         return resp.status, resp.headers.get("ETag", "")
 
-    def refresh(self, sids: list[str]) -> None:
-        """Bring the sample's ETags up to date (the hour's window may have moved on)."""
+    def _watch(self, sid: str, since: float, limit_s: float, first_only: bool) -> float:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT_S)
-        for sid in sids:
-            status, tag = self.etag(conn, sid)
-            if status == 200:
-                self.etags[sid] = tag
-        conn.close()
-
-    def until_new(self, sids: list[str], since: float, limit_s: float) -> list[float]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT_S)
-        waiting, seen = set(sids), []
-        while waiting and time.monotonic() - since < limit_s:
-            for sid in list(waiting):
+        try:
+            while time.monotonic() - since < limit_s:
                 try:
-                    status, tag = self.etag(conn, sid)
+                    status, tag = self._poll(conn, sid)
                 except (OSError, http.client.HTTPException):
                     conn.close()
                     conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT_S)
-                    continue
+                    status, tag = 0, ""
                 if status == 200 and tag != self.etags[sid]:
                     self.etags[sid] = tag
-                    seen.append(time.monotonic() - since)
-                    waiting.discard(sid)
-            time.sleep(0.25)
-        conn.close()
-        return seen + [float("inf")] * len(waiting)
+                    return time.monotonic() - since
+                if first_only and status:
+                    return 0.0
+                time.sleep(0.25)
+            return float("inf")
+        finally:
+            conn.close()
+
+    def refresh(self, sids: list[str]) -> None:
+        """Bring the sample's ETags up to date (the hour's window may have moved on); errors are ignored."""
+        with ThreadPoolExecutor(len(sids)) as pool:
+            list(pool.map(lambda sid: self._watch(sid, time.monotonic(), TIMEOUT_S, True), sids))
+
+    def until_new(self, sids: list[str], since: float, limit_s: float) -> list[float]:
+        with ThreadPoolExecutor(len(sids)) as pool:
+            return list(pool.map(lambda sid: self._watch(sid, since, limit_s, False), sids))
 
 
 def edits(api: fleet.Api, built: dict, plan: fleet.Plan, poller: Poller, seconds: int, log) -> list[dict]:
@@ -394,15 +396,20 @@ def edits(api: fleet.Api, built: dict, plan: fleet.Plan, poller: Poller, seconds
             items = [dict(i, duration_s=i["duration_s"] + n) for i in playlist["items"]]
             poller.refresh(sample)
             began = time.monotonic()
-            api.call("PUT", f"/api/v1/playlists/{playlist['id']}", {"items": items})
+            failed = api.call("PUT", f"/api/v1/playlists/{playlist['id']}", {"items": items}, fail=False)
         else:
             what = "poster 1, on every screen: new headline, re-rendered"
             sample = rng.sample(everyone, min(10, len(everyone)))
             poller.refresh(sample)
             began = time.monotonic()
-            api.call("PUT", f"/api/v1/posters/{poster_id}", {"spec": {
-                "template": "install", "lang": "vi", "headline": f"Cài Bluezone, bảo vệ cộng đồng ({n})"}})
+            failed = api.call("PUT", f"/api/v1/posters/{poster_id}", {"spec": {
+                "template": "install", "lang": "vi", "headline": f"Cài Bluezone, bảo vệ cộng đồng ({n})"}},
+                fail=False)
         answer = time.monotonic() - began
+        if "error" in failed:
+            log(f"  edit {n} at {at} s: {what}: FAILED after {answer:.1f} s: {failed['error']}")
+            out.append({"what": what, "answer_ms": answer * 1000, "seen": [], "failed": failed["error"]})
+            continue
         seen = poller.until_new(sample, began, 25.0)
         out.append({"what": what, "answer_ms": answer * 1000, "seen": seen})
         done = [s for s in seen if s != float("inf")]
@@ -467,8 +474,9 @@ def drive(args, plan, port, token, server, url, database_url, database, tmp, log
     lat = sorted(cold["latencies"])
     q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [0.0] * 99
     cold_errors = sum(cold["errors"].values())
-    result["cold"] = {"all_200_s": cold["all_200_s"], "p50": q[49], "p99": q[98], "errors": cold_errors,
-                      "requests": len(lat)}
+    result["cold"] = {"all_200_s": cold["all_200_s"], "p50": q[49], "p95": q[94], "p99": q[98],
+                      "max": lat[-1] if lat else 0.0, "errors": cold_errors, "requests": len(lat),
+                      "rps": len(lat) / max(0.001, cold["all_200_s"]), "errors_by": dict(cold["errors"])}
     log(f"cold start: every screen had its 200 after {cold['all_200_s']:.1f} s; {len(lat)} answers, p50 "
         f"{fmt_ms(q[49])} ms, p95 {fmt_ms(q[94])} ms, p99 {fmt_ms(q[98])} ms, max {fmt_ms(lat[-1])} ms; "
         f"errors {cold_errors} {dict(cold['errors']) or ''}; server CPU {sum(used.values()):.1f} s "
@@ -485,7 +493,8 @@ def drive(args, plan, port, token, server, url, database_url, database, tmp, log
             manifest = json.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
             bodies[tag] = plays_template(manifest, since, until)
         templates[sid] = bodies[tag]
-    log(f"  {len(bodies)} distinct manifests among the screens (distinct ETags)")
+    log(f"  {len(bodies)} distinct manifests among the screens (distinct ETags; rule sets whose own schedules do "
+        f"not apply in the next 49 h, such as weekend ones on a weekday, show the same manifest)")
     tokens = built["tokens"]
     order = list(tokens)
     random.Random(60).shuffle(order)
@@ -511,7 +520,12 @@ def drive(args, plan, port, token, server, url, database_url, database, tmp, log
         procs[name] = wrk(specs[name], port, targets[name], seconds, threads, connections,  # to map ETags
                           connections * 1000 / rate)
     poller = Poller(port, tokens, dict(etags))
-    done_edits = edits(api, built, plan, poller, seconds, log) if not args.no_edits else []
+    try:
+        done_edits = edits(api, built, plan, poller, seconds, log) if not args.no_edits else []
+    except BaseException:
+        for proc in procs.values():
+            proc.kill()
+        raise
     stats = {name: wrk_result(proc) for name, proc in procs.items()}
     wall, used = meter.stop(pids())
     result["steady"] = stats
@@ -541,9 +555,17 @@ def drive(args, plan, port, token, server, url, database_url, database, tmp, log
         log(f"{name:<10} {s['requests']:>9.0f} {s['requests'] / s['duration']:>7.1f} {rates[name]:>7.1f} "
             f"{fmt_ms(s['p50']):>8} {fmt_ms(s['p95']):>8} {fmt_ms(s['p99']):>8} {fmt_ms(s['max']):>8} "
             f"{errors:>7.0f}  {notes}")
+    c = result["cold"]
+    log(f"{'cold start':<10} {c['requests']:>9.0f} {c['rps']:>7.1f} {plan.screens / args.cold_s:>7.1f} "
+        f"{fmt_ms(c['p50']):>8} {fmt_ms(c['p95']):>8} {fmt_ms(c['p99']):>8} {fmt_ms(c['max']):>8} "
+        f"{c['errors']:>7.0f}  every screen had its 200 after {c['all_200_s']:.1f} s; {c['errors_by'] or ''} "
+        f"(latency from when each screen meant to ask)")
     log(f"screens with a stored heartbeat: {beats}")
     for e in done_edits:
         done = [x for x in e["seen"] if x != float("inf")]
+        if e.get("failed"):
+            log(f"edit: {e['what']}: FAILED after {e['answer_ms']:.0f} ms: {e['failed']}")
+            continue
         log(f"edit: {e['what']}: answer {e['answer_ms']:.0f} ms; new ETag at {len(done)}/{len(e['seen'])} sampled "
             f"screens within {max(done) if done else float('nan'):.1f} s")
     schedule_edits = [e["answer_ms"] for e in done_edits if e["what"].startswith("schedule")]

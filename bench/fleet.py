@@ -90,7 +90,10 @@ class Api:
         self.port, self.token = port, token
         self.local = threading.local()
 
-    def call(self, method: str, path: str, body: dict | None = None, expect: tuple = (200, 201)) -> dict:
+    def call(self, method: str, path: str, body: dict | None = None, expect: tuple = (200, 201),
+             fail: bool = True) -> dict:
+        """The JSON answer; on a refusal or no answer SystemExit, or {"error": why} when fail is False."""
+        why = "no answer after 5 tries"
         for attempt in range(5):
             conn = getattr(self.local, "conn", None)
             if conn is None:
@@ -100,18 +103,22 @@ class Api:
                 conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 self.local.conn = None
+                why = f"{type(exc).__name__} {exc}"
                 time.sleep(0.5 * (attempt + 1))
                 continue
             if resp.status == 503:
                 time.sleep(float(resp.headers.get("Retry-After") or 1))
                 continue
             if resp.status not in expect:
-                raise SystemExit(f"{method} {path}: {resp.status} {data[:500]!r}")
+                why = f"{resp.status} {data[:500]!r}"
+                break
             return json.loads(data) if data else {}
-        raise SystemExit(f"{method} {path}: no answer after 5 tries")
+        if fail:
+            raise SystemExit(f"{method} {path}: {why}")
+        return {"error": why}
 
 
 def build(api: Api, plan: Plan, concurrency: int = 8, log=print) -> dict:
