@@ -34,7 +34,7 @@ from .models import (
     ScheduleRow,
     Screen,
 )
-from .network import as_utc, load_network
+from .network import as_utc, needed_renditions, rendered
 from .rules import (
     ALL_WEEKDAYS,
     Item,
@@ -347,9 +347,8 @@ def sync_renditions(session: Session, store: MediaStore, now: datetime) -> list[
     """
     default_poster(session, now)
     session.flush()
-    network = load_network(session)
     made = []
-    for content, profile in sorted(network.needed_renditions() - network.renditions.keys()):
+    for content, profile in sorted(needed_renditions(session) - rendered(session)):
         data, report = _render(session, store, content, profile)
         sha = store.put(data, "png")
         if session.get(Media, sha) is None:

@@ -9,23 +9,26 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from assets.store import FileStore
 
 from .content import sync_renditions
+from .manifest import ManifestStore, window_start
 from .models import Media, OverrideRow, Play, PlayHour, ScreenEvent
 from .monitoring import observe, thresholds
 from .network import as_utc
 from .users import audit
 
 log = logging.getLogger(__name__)
-ROLL_BATCH = 20_000
+# Records per transaction when rolling up plays: small, so that screens' reports never wait long for the writer.
+ROLL_BATCH = 2_000
 
 
 def mark_offline(session: Session, now: datetime, poll_after_s: float) -> list[ScreenEvent]:
@@ -54,11 +57,14 @@ def _hour(moment: datetime) -> datetime:
     return as_utc(moment).replace(minute=0, second=0, microsecond=0)
 
 
-def roll_up_plays(session: Session, now: datetime, keep: timedelta) -> tuple[int, int]:
+def roll_up_plays(session: Session, now: datetime, keep: timedelta,
+                  checkpoint: Callable[[], None] = lambda: None) -> tuple[int, int]:
     """Count raw plays into hourly totals, then delete counted records older than `keep`.
 
-    Returns (plays counted, records pruned). Records are marked as counted in the same transaction as the
-    totals, so a crash or a second run never counts a play twice; a late batch is simply counted next time.
+    Returns (plays counted, records pruned). Works in batches of ROLL_BATCH records and calls checkpoint (the
+    scheduler commits) after each, so no transaction holds the database's writer for long while screens report.
+    Records are marked as counted in the same transaction as the totals, so a crash or a second run never
+    counts a play twice; a late batch is simply counted next time.
     """
     counted = 0
     while True:
@@ -80,11 +86,29 @@ def roll_up_plays(session: Session, now: datetime, keep: timedelta) -> tuple[int
                 total.seconds += seconds
         session.flush()
         counted += len(rows)
-    # No in-memory sync: SQLite hands back naive times that Python cannot compare with `now`.
-    pruned = session.execute(delete(Play).where(Play.rolled.is_(True), Play.started_at < now - keep)
-                             .execution_options(synchronize_session=False)).rowcount
+        checkpoint()
+    pruned = 0
+    while True:
+        old = session.execute(select(Play.screen_id, Play.record_id)
+                              .where(Play.rolled.is_(True), Play.started_at < now - keep).limit(ROLL_BATCH)).all()
+        if not old:
+            break
+        # No in-memory sync: SQLite hands back naive times that Python cannot compare with `now`.
+        session.execute(delete(Play).where(tuple_(Play.screen_id, Play.record_id).in_([tuple(r) for r in old]))
+                        .execution_options(synchronize_session=False))
+        pruned += len(old)
+        checkpoint()
     session.expire_all()
     return counted, pruned
+
+
+def prune_manifests(session: Session, now: datetime, checkpoint: Callable[[], None] = lambda: None) -> int:
+    """Delete shared manifests whose window started over an hour before now, in batches; returns how many."""
+    pruned, store = 0, ManifestStore(session.get_bind())
+    while removed := store.prune(session, window_start(now) - timedelta(hours=1), batch=ROLL_BATCH // 20):
+        pruned += removed
+        checkpoint()
+    return pruned
 
 
 @dataclass(frozen=True)

@@ -2,43 +2,72 @@
 
 A manifest covers a fixed window that starts on the hour (UTC) and lasts 49 hours, so at any moment it reaches
 at least 48 hours ahead and its bytes change only when the content does or the window moves on (hourly).
-Screens under the same rules, profile and time zone get the very same bytes. ManifestCache keeps built
-manifests per worker and notices new content by one small query of the revision counter, so a poll whose
-ETag still matches is answered without resolving or serialising anything.
+Screens under the same rules, profile and time zone get the very same bytes, named by a digest of everything
+they depend on (`manifest_key`): a change to the network alters the keys of the manifests it touches and no
+others, so only those are built again.
+
+ManifestCache keeps built manifests per process and notices new content by one small query of the revision
+counter, so a poll whose ETag still matches is answered without resolving or serialising anything. Serving
+(`signage serve`) gives it a background thread and a shared store (ManifestStore, a database table): a
+changed manifest is then built once, off the event loop, and every worker and host finds it in the store,
+while polls go on getting the previous manifest until the new one is ready (a few milliseconds to seconds).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
+import logging
+import random
 import threading
 import time as _time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from renderer import get_profile
 
+from .models import ManifestBuild
 from .network import Network, ScreenEntry, load_network, read_revision
-from .resolver import resolve
+from .resolver import plays
+
+log = logging.getLogger(__name__)
 
 VERSION = 1
 WINDOW = timedelta(hours=49)
 STEP = timedelta(hours=1)
 
 
+# Past this many minutes of the hour, idle background threads build the next window's manifests ahead.
+PREFETCH_AFTER_MIN = 45
+TIMELINE = b',"timeline":'
+
+
 @dataclass(frozen=True, slots=True)
 class Built:
-    """A manifest's bytes, plain and gzip-compressed, and the strong entity tag of its content."""
+    """A manifest's gzip-compressed bytes and the strong entity tag of its content.
+
+    Players ask for gzip; the plain bytes are made again on demand for the few clients that do not.
+    """
 
     etag: str
-    body: bytes
     gzipped: bytes
+
+    @property
+    def body(self) -> bytes:
+        return gzip.decompress(self.gzipped)
+
+    @classmethod
+    def of(cls, body: bytes) -> Built:
+        return cls(hashlib.sha256(body).hexdigest()[:32], gzip.compress(body, compresslevel=6, mtime=0))
 
 
 def window_start(now: datetime) -> datetime:
@@ -46,28 +75,54 @@ def window_start(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def _ms(moment: datetime) -> int:
-    return round(moment.timestamp() * 1000)
+def _ms(us: int) -> int:
+    """Microseconds to whole milliseconds, halves up."""
+    return (us + 500) // 1000
 
 
-def build_manifest(network: Network, screen: ScreenEntry, start: datetime, poll_after_s: int) -> bytes:
+def manifest_key(network: Network, screen: ScreenEntry, start: datetime, poll_after_s: int) -> tuple[str, str]:
+    """(key, timeline key) of the manifest of screen over the window at start.
+
+    The key is a digest of everything the manifest's bytes depend on (format version, poll interval, profile,
+    time zone, rules, the media of each item, window); the timeline key leaves out the media and poll interval,
+    so two manifests with the same timeline key differ only in their items' media.
+    Refuses (RuleError) a screen whose default poster is not rendered yet.
+    """
+    timeline, media = network.digests(screen)
+    window = start.strftime("%Y%m%d%H")
+    key = hashlib.sha256(f"{VERSION}|{poll_after_s}|{screen.profile}|{timeline}|{media}|{window}".encode()).hexdigest()
+    return key[:40], f"{timeline}|{window}"
+
+
+def build_manifest(network: Network, screen: ScreenEntry, start: datetime, poll_after_s: int,
+                   timeline: bytes | None = None) -> bytes:
     """The manifest JSON for `screen` over [start, start + 49 h).
 
     Timeline entries are [duration_ms, item, source], indexes into "items" and "sources": one play each, back to
     back from "from" to "until", so an entry starts where the ones before it add up to. Whole milliseconds
     keep that sum exact in any language, and the repetitive entries make the gzip form a few kilobytes for 48
-    hours of 15-second items. Refuses (RuleError) a screen whose default poster is not rendered yet.
+    hours of 15-second items. `timeline`, the "timeline" JSON of a manifest with the same timeline key, spares
+    resolving again when only media changed. Refuses (RuleError) a screen whose default poster is not rendered yet.
     """
     rules = network.rules_for(screen)
-    segments = resolve(rules, start, start + WINDOW)
     items: dict = {}
     sources: dict[str, int] = {}
-    timeline = []
-    for seg in segments:
-        index = items.setdefault(seg.item, len(items))
-        source = sources.setdefault(seg.source, len(sources))
-        # Differences of rounded instants, so rounding never accumulates along the timeline.
-        timeline.append([_ms(seg.end) - _ms(seg.start), index, source])
+    entries = []
+    by_id: dict[int, int] = {}  # the resolver hands out the rules' own Item objects: index them by identity first
+    segments = plays(rules, start, start + WINDOW)
+    edge = _ms(segments[0][0])
+    for segment in segments:
+        item, source = segment[2], segment[3]
+        index = by_id.get(id(item))
+        if index is None:
+            index = by_id[id(item)] = items.setdefault(item, len(items))
+        source_index = sources.get(source)
+        if source_index is None:
+            source_index = sources[source] = len(sources)
+        # Differences of rounded instants (segments are contiguous), so rounding never accumulates.
+        end = _ms(segment[1])
+        entries.append([end - edge, index, source_index])
+        edge = end
     profile = get_profile(screen.profile)
     doc = {
         "manifest_version": VERSION,
@@ -78,9 +133,16 @@ def build_manifest(network: Network, screen: ScreenEntry, start: datetime, poll_
         "until": (start + WINDOW).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "items": [_item_doc(network, item, screen.profile) for item in items],
         "sources": list(sources),
-        "timeline": timeline,
     }
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    head = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if timeline is None:
+        timeline = json.dumps(entries, separators=(",", ":")).encode()
+    return head[:-1] + TIMELINE + timeline + b"}"
+
+
+def timeline_of(body: bytes) -> bytes:
+    """The "timeline" JSON of a manifest: its last member, numbers only, so its name appears once."""
+    return body[body.rindex(TIMELINE) + len(TIMELINE):-1]
 
 
 def _item_doc(network: Network, item, profile: str) -> dict:
@@ -89,25 +151,78 @@ def _item_doc(network: Network, item, profile: str) -> dict:
             "bytes": media.bytes, "width": media.width, "height": media.height}
 
 
+class ManifestStore:
+    """Built manifests shared by every worker and host of one database (table manifest_builds).
+
+    Written once per key (a key names its bytes, so a second writer has nothing to add) and pruned by the
+    scheduler once its window has passed.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def fetch(self, key: str) -> Built | None:
+        with Session(self.engine) as session:
+            row = session.execute(select(ManifestBuild.etag, ManifestBuild.gzipped)
+                                  .where(ManifestBuild.key == key)).first()
+        return Built(row.etag, bytes(row.gzipped)) if row is not None else None
+
+    def put(self, key: str, start: datetime, built: Built) -> None:
+        with Session(self.engine) as session:
+            session.add(ManifestBuild(key=key, window_start=start, etag=built.etag, gzipped=built.gzipped))
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # another worker stored the same bytes first
+
+    def prune(self, session: Session, before: datetime, batch: int = 500) -> int:
+        """Delete up to `batch` manifests whose window started before `before`; returns how many."""
+        keys = session.scalars(select(ManifestBuild.key).where(ManifestBuild.window_start < before)
+                               .limit(batch)).all()
+        if keys:
+            session.execute(delete(ManifestBuild).where(ManifestBuild.key.in_(keys)))
+        return len(keys)
+
+
 class ManifestCache:
-    """Built manifests of one process, keyed by everything their bytes depend on, least recently used first out.
+    """The network snapshot and built manifests of one process, least recently used manifests first out.
 
     The network snapshot is re-read when the revision counter moves; the counter is read at most every
     check_interval_s seconds (0: on every call), which bounds how stale a poll can be.
+
+    Without an executor everything happens in the caller, at once (tests, commands, the development server).
+    With one (`signage serve`), polls that pass `wait=False` never wait for work: a new snapshot is loaded, and
+    the manifests it changes are built, in the executor's thread while they get the previous ones; only a
+    screen with no manifest at all waits for its first. A store shares built manifests between processes.
     """
 
     def __init__(self, engine: Engine, poll_after_s: int = 30, size: int = 256, check_interval_s: float = 0.0,
-                 monotonic: Callable[[], float] = _time.monotonic) -> None:
+                 monotonic: Callable[[], float] = _time.monotonic, store: ManifestStore | None = None,
+                 executor: Executor | None = None, clock: Callable[[], datetime] | None = None) -> None:
         self.engine, self.poll_after_s, self.size = engine, poll_after_s, size
         self.check_interval_s, self.monotonic = check_interval_s, monotonic
+        self.store, self.executor = store, executor
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
         self._network: Network | None = None
+        self._loading: Future | None = None
         self._checked_at = float("-inf")
-        self._built: OrderedDict[tuple, Built] = OrderedDict()
-        self.builds = 0  # how many manifests this cache has built (for tests and metrics)
+        self._built: OrderedDict[str, Built] = OrderedDict()
+        self._timelines: dict[str, str] = {}  # timeline key -> key of a built manifest with that timeline
+        self._timeline_of: dict[str, str] = {}  # and back
+        self._pending: dict[str, Future] = {}
+        self._last: dict[str, Built] = {}  # screen id -> the manifest it was last given
+        self._served: dict[tuple, str] = {}  # rules key -> a screen id with those rules, served this hour
+        self.builds = 0  # how many manifests this process has built (for tests and metrics)
+        self.shared = 0  # how many it took from the store instead
 
-    def network(self) -> Network:
-        """The current snapshot, reloaded when the database says content has changed."""
+    # --- the network snapshot ---------------------------------------------------------------------------------
+
+    def network(self, wait: bool = True) -> Network:
+        """The current snapshot, reloaded when the database says content has changed.
+
+        With wait=False and an executor, a changed snapshot is loaded in the background and the previous one is
+        returned meanwhile (polls); otherwise the call returns the new one (staff pages, tests)."""
         now = self.monotonic()
         current = self._network
         if current is not None and now - self._checked_at < self.check_interval_s:
@@ -116,27 +231,106 @@ class ManifestCache:
         self._checked_at = now
         if current is not None and current.revision == revision:
             return current
-        with self._lock:
-            if self._network is None or self._network.revision != revision:
-                with Session(self.engine) as session:
-                    self._network = load_network(session)
-                self._built.clear()
-            return self._network
+        if self.executor is None:
+            with self._lock:
+                if self._network is None or self._network.revision != revision:
+                    self._network = self._load()
+                return self._network
+        loading = self._loading
+        if loading is None or loading.done() and (self._network is None or self._network.revision < revision):
+            loading = self._loading = self.executor.submit(self._load_and_refresh)
+        if current is not None and not wait:
+            return current
+        return loading.result()
 
-    def get(self, network: Network, screen: ScreenEntry, now: datetime) -> Built:
-        """The manifest of screen at instant now, built on first request."""
+    def _load(self) -> Network:
+        with Session(self.engine) as session:
+            return load_network(session)
+
+    def _load_and_refresh(self) -> Network:
+        """(executor) Load the snapshot, then build ahead what it changed for the screens served this hour."""
+        network = self._load()
+        previous, self._network = self._network, network
+        if previous is not None:
+            start = window_start(self.clock())
+            served = list(self._served.values())
+            random.shuffle(served)  # workers refresh in different orders, so each mostly finds the other's builds
+            for screen_id in served:
+                screen = network.screens.get(screen_id)
+                if screen is not None:
+                    self._schedule(network, screen, start)
+        return network
+
+    # --- manifests --------------------------------------------------------------------------------------------
+
+    def get(self, network: Network, screen: ScreenEntry, now: datetime, wait: bool = True) -> Built:
+        """The manifest of screen at instant now, built on first request.
+
+        With wait=False and an executor: if it is not built yet but the screen had one before, that one comes
+        back while the new one is built in the background. Refuses (RuleError) a screen that cannot be served.
+        """
         start = window_start(now)
-        key = (network.revision, screen.rules_key, start)
-        with self._lock:
-            built = self._built.get(key)
-            if built is not None:
+        key, _ = manifest_key(network, screen, start, self.poll_after_s)
+        built = self._built.get(key)
+        if built is None:
+            if self.executor is None:
+                built = self._make(network, screen, start)
+            else:
+                future = self._schedule(network, screen, start)
+                stale = self._last.get(screen.id) if not wait else None
+                if stale is not None and not future.done():
+                    return stale
+                built = future.result()
+        else:
+            with contextlib.suppress(KeyError):  # the builder thread may just have let it go
                 self._built.move_to_end(key)
-                return built
-        body = build_manifest(network, screen, start, self.poll_after_s)
-        built = Built(hashlib.sha256(body).hexdigest()[:32], body, gzip.compress(body, compresslevel=6, mtime=0))
-        with self._lock:
-            self.builds += 1
-            self._built[key] = built
-            while len(self._built) > self.size:
-                self._built.popitem(last=False)
+        self._last[screen.id] = built
+        if self.executor is not None:
+            if len(self._served) > 4 * self.size:
+                self._served.clear()
+            self._served[screen.rules_key] = screen.id
+            if now.minute >= PREFETCH_AFTER_MIN and not self._pending:
+                # The next window ahead of the hour, one manifest at a time while the builder is idle.
+                ahead = start + STEP
+                if manifest_key(network, screen, ahead, self.poll_after_s)[0] not in self._built:
+                    self._schedule(network, screen, ahead)
         return built
+
+    def _schedule(self, network: Network, screen: ScreenEntry, start: datetime) -> Future:
+        key, _ = manifest_key(network, screen, start, self.poll_after_s)
+        future = self._pending.get(key)
+        if future is None:
+            future = self._pending[key] = self.executor.submit(self._make, network, screen, start)
+            future.add_done_callback(lambda _f: self._pending.pop(key, None))
+        return future
+
+    def _make(self, network: Network, screen: ScreenEntry, start: datetime) -> Built:
+        """Find or build the manifest, keep it, and put what this process built in the store."""
+        key, timeline_key = manifest_key(network, screen, start, self.poll_after_s)
+        built = self._built.get(key)
+        if built is not None:
+            return built
+        built = self.store.fetch(key) if self.store is not None else None
+        if built is not None:
+            self.shared += 1
+        else:
+            body = build_manifest(network, screen, start, self.poll_after_s, self._timeline(timeline_key))
+            built = Built.of(body)
+            self.builds += 1
+            if self.store is not None:
+                self.store.put(key, start, built)
+        # Only one thread writes (the builder, or the caller without one), so plain dict operations suffice.
+        self._built[key] = built
+        self._timelines[timeline_key], self._timeline_of[key] = key, timeline_key
+        while len(self._built) > self.size:
+            old, _ = self._built.popitem(last=False)
+            old_timeline = self._timeline_of.pop(old, None)
+            if self._timelines.get(old_timeline) == old:
+                del self._timelines[old_timeline]
+        return built
+
+    def _timeline(self, timeline_key: str) -> bytes | None:
+        """The timeline JSON of a kept manifest with this timeline key, if there is one."""
+        key = self._timelines.get(timeline_key)
+        built = self._built.get(key) if key is not None else None
+        return timeline_of(built.body) if built is not None else None

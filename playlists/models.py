@@ -14,6 +14,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -454,4 +455,16 @@ class ScanSeen(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-_NOT_CONTENT = (*_NOT_CONTENT, PlayRefusal, AnonThrottle, ScanSeen)
+class ManifestBuild(Base):
+    """A built manifest, shared by every worker and host: named by the digest of what its bytes depend on
+    (playlists.manifest.manifest_key), so it never changes once written. Pruned after its window has passed."""
+
+    __tablename__ = "manifest_builds"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    etag: Mapped[str] = mapped_column(String(32))
+    gzipped: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+_NOT_CONTENT = (*_NOT_CONTENT, PlayRefusal, AnonThrottle, ScanSeen, ManifestBuild)

@@ -6,6 +6,7 @@ all ask the one resolver the same question. Screens under the same rules share o
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -85,6 +86,7 @@ class Network:
     renditions: dict[tuple[str, str], MediaRef]
     default_content: str | None
     _rules: dict[tuple, ScreenRules] = field(default_factory=dict)
+    _digests: dict[tuple, tuple[str, str]] = field(default_factory=dict)
 
     def rules_for(self, screen: ScreenEntry) -> ScreenRules:
         """The screen's rules, keeping only content that has a media file at the screen's size.
@@ -95,6 +97,20 @@ class Network:
         cached = self._rules.get(key)
         if cached is None:
             cached = self._rules[key] = self._build_rules(screen)
+        return cached
+
+    def digests(self, screen: ScreenEntry) -> tuple[str, str]:
+        """(timeline, media) digests of the screen's rules: equal timeline digests mean equal timelines, and
+        equal media digests the same media for every item. Refuses (RuleError) what rules_for refuses."""
+        key = screen.rules_key
+        cached = self._digests.get(key)
+        if cached is None:
+            rules = self.rules_for(screen)
+            items = {rules.default, *(i for s in rules.schedules for i in s.playlist.items),
+                     *(r.item for r in rules.reminders), *(o.item for o in rules.overrides)}
+            media = sorted((item.key, repr(self.media_for(item, screen.profile))) for item in items)
+            cached = self._digests[key] = (hashlib.sha256(repr(rules).encode()).hexdigest()[:32],
+                                           hashlib.sha256(repr(media).encode()).hexdigest()[:32])
         return cached
 
     def media_for(self, item: Item, profile: str) -> MediaRef:
@@ -152,6 +168,49 @@ class Network:
                 seen.add(key)
                 needed.update((content, screen.profile) for content in self.contents_for(screen))
         return needed
+
+
+def needed_renditions(session: Session) -> set[tuple[str, str]]:
+    """(content, profile) pairs some screen needs, rendered or not: what Network.needed_renditions says, asked of
+    the database in a few joins, so that a staff change costs what it touches rather than the whole network."""
+    profiles = set(session.scalars(select(Screen.profile).distinct()))
+    needed: set[tuple[str, str]] = set()
+    default_id = session.scalar(select(Poster.id).where(Poster.is_default).order_by(Poster.id).limit(1))
+    if default_id is not None:
+        needed.update((f"poster:{default_id}", profile) for profile in profiles)
+    playlist_contents: dict[int, set[str]] = defaultdict(set)
+    for playlist_id, content in session.execute(select(PlaylistItem.playlist_id, PlaylistItem.content)):
+        playlist_contents[playlist_id].add(content)
+    kinds = (
+        (ScheduleRow, schedule_screens, schedule_groups, lambda row: playlist_contents.get(row.playlist_id, ())),
+        (ReminderRow, reminder_screens, reminder_groups, lambda row: (row.content,)),
+        (OverrideRow, override_screens, override_groups, lambda row: (row.content,)),
+    )
+    group_profiles: dict[int, set[str]] = defaultdict(set)
+    for group_id, profile in session.execute(select(screen_groups.c.group_id, Screen.profile).distinct()
+                                             .join(Screen, Screen.id == screen_groups.c.screen_id)):
+        group_profiles[group_id].add(profile)
+    for model, by_screen, by_group, contents_of in kinds:
+        rows = {row.id: row for row in session.scalars(select(model))}
+        reached: dict[int, set[str]] = defaultdict(set)
+        for row in rows.values():
+            if row.everywhere:
+                reached[row.id] |= profiles
+        rule_col = by_screen.c[by_screen.name.split("_")[0] + "_id"]
+        for rule_id, profile in session.execute(select(rule_col, Screen.profile).distinct()
+                                                .join(Screen, Screen.id == by_screen.c.screen_id)):
+            reached[rule_id].add(profile)
+        for rule_id, group_id in session.execute(select(by_group.c[rule_col.name], by_group.c.group_id)):
+            reached[rule_id] |= group_profiles.get(group_id, set())
+        for rule_id, reached_profiles in reached.items():
+            for content in contents_of(rows[rule_id]):
+                needed.update((content, profile) for profile in reached_profiles)
+    return needed
+
+
+def rendered(session: Session) -> set[tuple[str, str]]:
+    """(content, profile) pairs that have a rendition."""
+    return {(content, profile) for content, profile in session.execute(select(Rendition.content, Rendition.profile))}
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -99,24 +99,36 @@ def _heartbeat_fields(status: dict) -> dict:
 def record_heartbeat(session: Session, screen_id: str, status: object, now: datetime) -> None:
     """Keep the latest status of a screen: only the known fields, checked; refuse a body that is not a JSON object
     or a known field of the wrong type, too long, or with control characters."""
+    store_heartbeats(session, [heartbeat_values(screen_id, status, now)])
+
+
+def heartbeat_values(screen_id: str, status: object, now: datetime) -> dict:
+    """The row a heartbeat keeps (see record_heartbeat), checked; ReportError for a body it refuses."""
     if not isinstance(status, dict):
         raise ReportError(f"heartbeat must be a JSON object: got {type(status).__name__}")
     kept = _heartbeat_fields(status)
-    values = {"screen_id": screen_id, "last_seen_at": now, "player_version": kept.get("version", ""),
-              "item": kept.get("item", ""), "status_json": json.dumps(kept, ensure_ascii=False, sort_keys=True)}
+    return {"screen_id": screen_id, "last_seen_at": now, "player_version": kept.get("version", ""),
+            "item": kept.get("item", ""), "status_json": json.dumps(kept, ensure_ascii=False, sort_keys=True)}
+
+
+def store_heartbeats(session: Session, rows: list[dict]) -> None:
+    """Keep each row of heartbeat_values as its screen's latest status, in one statement for the lot."""
+    if not rows:
+        return
     dialect = session.get_bind().dialect.name
     if dialect not in ("sqlite", "postgresql"):
-        row = session.get(ScreenStatus, screen_id) or ScreenStatus(screen_id=screen_id)
-        for key, value in values.items():
-            setattr(row, key, value)
-        session.add(row)
+        for values in rows:
+            row = session.get(ScreenStatus, values["screen_id"]) or ScreenStatus(screen_id=values["screen_id"])
+            for key, value in values.items():
+                setattr(row, key, value)
+            session.add(row)
         return
     # One statement, so the write lock is held as briefly as possible: thousands of screens beat every minute.
     insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-    statement = insert(ScreenStatus).values(**values)
+    statement = insert(ScreenStatus)
     session.execute(statement.on_conflict_do_update(
         index_elements=[ScreenStatus.screen_id],
-        set_={key: statement.excluded[key] for key in values if key != "screen_id"}))
+        set_={key: statement.excluded[key] for key in rows[0] if key != "screen_id"}), rows)
 
 
 # --- proof of play --------------------------------------------------------------------------------------------

@@ -43,8 +43,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         # Players poll the manifest this often (seconds); they add their own random jitter.
         POLL_AFTER_S=30,
-        # Built manifests kept per worker; screens under the same rules share one.
-        MANIFEST_CACHE_SIZE=256,
+        # Built manifests kept per worker (gzip, 1-2 KB each); screens under the same rules share one.
+        MANIFEST_CACHE_SIZE=4096,
         # How often (seconds) a worker asks the database whether content changed; 0 asks on every poll.
         # One second keeps the poll path free of queries under load, and a change (or a revoked token)
         # reaches every worker within that second.

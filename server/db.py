@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from assets.store import FileStore
 from playlists.db import make_engine, session_factory
-from playlists.manifest import ManifestCache
+from playlists.manifest import ManifestCache, ManifestStore
 
 
 def default_database_url(app: Flask) -> str:
@@ -30,9 +30,11 @@ def init_app(app: Flask) -> None:
     app.extensions["signage.engine"] = engine
     app.extensions["signage.sessions"] = session_factory(engine)
     app.extensions["signage.store"] = FileStore(app.config["MEDIA_DIR"])
+    clock = app.config.get("CLOCK")
     app.extensions["signage.manifests"] = ManifestCache(
         engine, poll_after_s=int(app.config["POLL_AFTER_S"]), size=int(app.config["MANIFEST_CACHE_SIZE"]),
-        check_interval_s=float(app.config["REVISION_CHECK_S"]),
+        check_interval_s=float(app.config["REVISION_CHECK_S"]), store=ManifestStore(engine),
+        clock=(lambda: clock()) if clock else None,
     )
     app.teardown_appcontext(_close_session)
 

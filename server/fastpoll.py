@@ -67,13 +67,13 @@ class PollFastPath:
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         if "/" in screen_id or scheme.lower() != "bearer" or not token.strip():
             return None
-        network = self.cache.network()
+        network = self.cache.network(wait=False)
         screen = network.screens.get(screen_id)
         if screen is None or not token_matches(screen.token_hash, token.strip()):
             return None
         clock = self.app.config.get("CLOCK")
         try:
-            built = self.cache.get(network, screen, clock() if clock else datetime.now(UTC))
+            built = self.cache.get(network, screen, clock() if clock else datetime.now(UTC), wait=False)
         except RuleError:
             return None
         server_ms = int((clock() if clock else datetime.now(UTC)).timestamp() * 1000)

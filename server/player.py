@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Response, abort, current_app, g, request, send_file
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from assets.store import StoreError
-from playlists.reports import PlayChecks, ReportError, record_heartbeat, record_plays
+from playlists.reports import PlayChecks, ReportError, heartbeat_values, record_heartbeat, record_plays
 from playlists.resolver import now as resolve_now
 from playlists.rules import RuleError
 from playlists.screens import token_matches
@@ -56,7 +57,7 @@ def require_screen(view):
         if scheme.lower() != "bearer" or not token.strip():
             return unauthorised(CHALLENGE, "a device token is required: Authorization: Bearer <token>")
         # The snapshot holds every screen's token digest, so a poll needs no query beyond the revision check.
-        network = get_manifests().network()
+        network = get_manifests().network(wait=False)
         screen = network.screens.get(screen_id)
         if not token_matches(screen.token_hash if screen is not None else None, token.strip()):
             # The same answer whether the screen is unknown, the token revoked or another screen's: nobody
@@ -86,6 +87,13 @@ def json_body():
 @require_screen
 def heartbeat(screen_id: str):
     """Record the player's status; 204."""
+    writer = current_app.extensions.get("signage.writer")
+    if writer is not None:
+        try:
+            writer.heartbeat(heartbeat_values(screen_id, json_body(), now()))
+        except ReportError as exc:
+            return error_response(400, str(exc))
+        return "", 204
     session = get_session()
     try:
         record_heartbeat(session, screen_id, json_body(), now())
@@ -96,12 +104,13 @@ def heartbeat(screen_id: str):
     return "", 204
 
 
-def play_checks() -> PlayChecks:
-    """What a play of this request's screen must fit: its rules now, and the app's tolerances."""
-    config = current_app.config
-    return PlayChecks(rules=g.network.rules_for(g.screen), keep=timedelta(days=float(config["PLAYS_KEEP_DAYS"])),
-                      clock_skew=timedelta(seconds=float(config["PLAYS_CLOCK_SKEW_S"])),
-                      edge=timedelta(seconds=float(config["PLAYS_EDGE_S"])))
+def play_checks() -> Callable[[], PlayChecks]:
+    """What a play of this request's screen must fit (its rules now, and the app's tolerances), made on call:
+    only a batch with new records needs them, and the screen's rules may refuse (RuleError)."""
+    config, network, screen = current_app.config, g.network, g.screen
+    keep = timedelta(days=float(config["PLAYS_KEEP_DAYS"]))
+    skew, edge = (timedelta(seconds=float(config[name])) for name in ("PLAYS_CLOCK_SKEW_S", "PLAYS_EDGE_S"))
+    return lambda: PlayChecks(rules=network.rules_for(screen), keep=keep, clock_skew=skew, edge=edge)
 
 
 @bp.post("/api/v1/screens/<screen_id>/plays")
@@ -111,17 +120,28 @@ def plays(screen_id: str):
 
     400 (nothing stored) for a batch that is not well formed; 503 while the screen's content cannot be resolved.
     """
-    session = get_session()
+    batch, moment, max_batch = json_body(), now(), int(current_app.config["PLAYS_MAX_BATCH"])
+    checks = play_checks()
+
+    def record(session):
+        return record_plays(session, screen_id, batch, moment, checks, max_batch)
+
+    writer = current_app.extensions.get("signage.writer")
     try:
-        outcome = record_plays(session, screen_id, json_body(), now(), play_checks,
-                               int(current_app.config["PLAYS_MAX_BATCH"]))
+        if writer is not None:
+            outcome = writer.run(record)  # judged and stored in the writer's thread; this request waits
+        else:
+            session = get_session()
+            try:
+                outcome = record(session)
+            except Exception:
+                session.rollback()
+                raise
+            session.commit()
     except ReportError as exc:
-        session.rollback()
         return error_response(400, str(exc))
     except RuleError as exc:
-        session.rollback()
         return _not_ready(exc)
-    session.commit()
     return outcome.as_json(), 202
 
 
@@ -141,7 +161,7 @@ def manifest(screen_id: str):
     answer, and the errors."""
     moment = now()
     try:
-        built = get_manifests().get(g.network, g.screen, moment)
+        built = get_manifests().get(g.network, g.screen, moment, wait=False)
     except RuleError as exc:
         return _not_ready(exc)
     status, headers, body = manifest_answer(built, request.headers.get("Accept-Encoding", ""),

@@ -52,7 +52,13 @@ def _render_missing(app: Flask, now: datetime):
 
 
 def _roll_up_plays(app: Flask, now: datetime):
-    return jobs.roll_up_plays(get_session(), now, timedelta(days=float(app.config["PLAYS_KEEP_DAYS"])))
+    session = get_session()
+    return jobs.roll_up_plays(session, now, timedelta(days=float(app.config["PLAYS_KEEP_DAYS"])), session.commit)
+
+
+def _prune_manifests(app: Flask, now: datetime):
+    session = get_session()
+    return jobs.prune_manifests(session, now, session.commit)
 
 
 def _verify_media(app: Flask, now: datetime):
@@ -69,6 +75,7 @@ JOBS = (
     Job("retire-overrides", timedelta(minutes=5), _retire_overrides),
     Job("render-missing", timedelta(minutes=1), _render_missing),
     Job("roll-up-plays", timedelta(minutes=10), _roll_up_plays),
+    Job("prune-manifests", timedelta(minutes=10), _prune_manifests),
     Job("verify-media", timedelta(days=1), _verify_media),
     Job("backup-sqlite", timedelta(days=1), _backup),
 )

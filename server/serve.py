@@ -30,6 +30,21 @@ class _Gunicorn(BaseApplication):
         return self.loader()
 
 
+def serving_app():
+    """The app as each worker serves it: manifests built and stored in a background thread, so a poll never
+    waits for a build its screen can do without (playlists/manifest.py), and player reports written by
+    another (server/writer.py), so no answer waits for the database's writer."""
+    from .db import get_engine
+    from .worker import background_executor
+    from .writer import ReportWriter
+
+    app = create_app()
+    app.extensions["signage.manifests"].executor = background_executor("manifests")
+    with app.app_context():
+        app.extensions["signage.writer"] = ReportWriter(get_engine(), background_executor("reports"))
+    return app
+
+
 def gunicorn_options(host: str, port: int, workers: int, config: Mapping, access_log: bool = False) -> dict:
     """The project's gunicorn settings; the poll benchmark runs its bare-Flask floor on the very same ones.
 
@@ -97,7 +112,7 @@ def run(host: str, port: int, workers: int, access_log: bool = False, demo: bool
         _print_demo(base, *seeded)
     child = _start_scheduler() if scheduler else None
     try:
-        _Gunicorn(create_app, gunicorn_options(host, port, workers, app.config, access_log)).run()
+        _Gunicorn(serving_app, gunicorn_options(host, port, workers, app.config, access_log)).run()
     finally:
         if child is not None:
             _stop(child)

@@ -189,3 +189,21 @@ def run_heavy(fn: Callable[..., Any], *args: Any) -> Any:
 
         _heavy_pool = ThreadPool(1)
     return _heavy_pool.apply(fn, args)
+
+
+def background_executor(name: str):
+    """One native thread for background work of this process (building manifests, writing reports).
+
+    Under the gevent worker it is gevent's executor, whose futures a greenlet waits on without stalling the
+    loop; elsewhere a plain thread pool. Python code in that thread shares the interpreter lock with the loop,
+    which takes it back at least every switch interval (5 ms), so background work slows answers a little
+    rather than stopping them."""
+    from gevent import monkey
+
+    if monkey.is_module_patched("socket"):
+        from gevent.threadpool import ThreadPoolExecutor
+
+        return ThreadPoolExecutor(max_workers=1)
+    from concurrent.futures import ThreadPoolExecutor as Plain
+
+    return Plain(max_workers=1, thread_name_prefix=name)

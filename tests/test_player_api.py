@@ -1,6 +1,7 @@
 """Player endpoints: device-token auth, heartbeats, proof of play, media."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,13 +13,15 @@ from playlists.models import Play, ScreenStatus
 from playlists.screens import add_screen
 from server import create_app
 from server.db import get_engine, get_session, get_store
+from server.writer import ReportWriter
 
 # 16:30 in Huế: the stations' 25 s loop (poster 1 for 15 s, poster 2 for 10 s) starts a round at this instant.
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture
-def app(instance):
+@pytest.fixture(params=["in-request", "writer"])
+def app(instance, request):
+    """The app writing reports in the request (tests, commands), or through a writer thread (`signage serve`)."""
     app = create_app({"TESTING": True, "SECRET_KEY": "t", "REVISION_CHECK_S": 0, "CLOCK": lambda: NOW})
     with app.app_context():
         upgrade(get_engine())
@@ -26,7 +29,19 @@ def app(instance):
         app.tokens = {sid: add_screen(session, sid, "led-p10", NOW, groups=["stations"])
                       for sid in ("bx-bac-1", "bx-nam-1")}
         session.commit()
-    return app
+        if request.param == "writer":
+            executor = ThreadPoolExecutor(max_workers=1)
+            app.extensions["signage.writer"] = ReportWriter(get_engine(), executor)
+    yield app
+    if request.param == "writer":
+        executor.shutdown()
+
+
+def settled(app):
+    """Wait for the writer thread, if any, to write what it was given."""
+    writer = app.extensions.get("signage.writer")
+    if writer is not None:
+        writer.drain()
 
 
 @pytest.fixture
@@ -49,6 +64,7 @@ def auth(app, sid):
 
 
 def count(app, model, **where):
+    settled(app)
     with app.app_context():
         q = select(func.count()).select_from(model)
         for key, value in where.items():
@@ -60,10 +76,25 @@ def test_heartbeat_is_stored(app, client):
     r = client.post("/api/v1/screens/bx-bac-1/heartbeat", json={"version": "1.0.3", "item": "poster:1"},
                     headers=auth(app, "bx-bac-1"))
     assert r.status_code == 204 and r.data == b""
+    settled(app)
     with app.app_context():
         row = get_session().get(ScreenStatus, "bx-bac-1")
         assert (row.player_version, row.item) == ("1.0.3", "poster:1")
         assert row.last_seen_at.replace(tzinfo=UTC) == NOW
+
+
+def test_heartbeats_gathered_by_the_writer_keep_each_screens_latest(app, client):
+    for n in range(30):
+        for sid in ("bx-bac-1", "bx-nam-1"):
+            r = client.post(f"/api/v1/screens/{sid}/heartbeat", json={"version": f"1.0.{n}"}, headers=auth(app, sid))
+            assert r.status_code == 204
+    settled(app)
+    with app.app_context():
+        versions = {s.screen_id: s.player_version for s in get_session().scalars(select(ScreenStatus))}
+    assert versions == {"bx-bac-1": "1.0.29", "bx-nam-1": "1.0.29"}
+    writer = app.extensions.get("signage.writer")
+    if writer is not None:
+        assert 2 <= writer.written <= 60
 
 
 @pytest.mark.parametrize(
@@ -173,6 +204,7 @@ def test_a_heartbeat_keeps_only_the_known_fields(app, client):
             "evil": "x" * 100_000, "nested": {"a": [1, 2, 3]}}
     r = client.post("/api/v1/screens/bx-bac-1/heartbeat", json=beat, headers=auth(app, "bx-bac-1"))
     assert r.status_code == 204
+    settled(app)
     with app.app_context():
         stored = json.loads(get_session().get(ScreenStatus, "bx-bac-1").status_json)
     assert stored == {"version": "1.0.3", "item": "poster:1", "manifest_etag": '"abc"', "clock_offset_ms": -13,

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from playlists import content
+from playlists import content, jobs
 from playlists.db import upgrade
-from playlists.models import AuditEntry, OverrideRow, Play, PlayHour, Rendition, ScreenEvent
+from playlists.models import AuditEntry, ManifestBuild, OverrideRow, Play, PlayHour, Rendition, ScreenEvent
 from playlists.reports import record_heartbeat, record_plays
 from playlists.screens import add_screen
 from server import create_app
 from server import scheduler as sched
-from server.db import get_engine, get_session, get_store
+from server.db import get_engine, get_manifests, get_session, get_store
 from tests.helpers import Clock
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
@@ -56,6 +56,7 @@ def plays(n, start, screen="bx-bac-1", prefix="r"):
 
 def test_job_ids_are_stable_and_unique():
     assert [j.id for j in sched.JOBS] == ["mark-offline", "retire-overrides", "render-missing", "roll-up-plays",
+                                          "prune-manifests",
                                           "verify-media", "backup-sqlite"]
 
 
@@ -123,6 +124,32 @@ def test_plays_roll_up_once_and_raw_records_are_pruned_after_keep_days(app):
     assert count(app, Play) == 2 and count(app, Play, Play.rolled.is_(True)) == 2
     with app.app_context():
         assert get_session().scalar(select(func.sum(PlayHour.plays))) == 306
+
+
+def test_plays_roll_up_in_small_transactions(app, monkeypatch):
+    """Each batch is committed on its own, so screens reporting meanwhile wait for one batch at most."""
+    monkeypatch.setattr(jobs, "ROLL_BATCH", 100)
+    with app.app_context():
+        session = get_session()
+        record_plays(session, "bx-bac-1", plays(250, NOW - timedelta(days=100)), NOW)
+        session.commit()
+        commits = []
+        assert jobs.roll_up_plays(session, NOW, timedelta(days=90), lambda: commits.append(session.commit())) \
+            == (250, 250)
+        assert len(commits) == 6  # 3 batches counted, 3 pruned
+        session.commit()
+    assert count(app, Play) == 0
+
+
+def test_shared_manifests_are_pruned_once_their_window_has_passed(app):
+    with app.app_context():
+        cache = get_manifests()
+        network = cache.network()
+        for hours in (-3, -2, 0):
+            cache.get(network, network.screens["bx-bac-1"], NOW + timedelta(hours=hours))
+    assert count(app, ManifestBuild) == 3
+    assert sched.run_job(app, job("prune-manifests"), NOW) == 2
+    assert count(app, ManifestBuild) == 1
 
 
 def test_verify_media_finds_changed_and_missing_files(app):
