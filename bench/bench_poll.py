@@ -76,9 +76,14 @@ def seed(instance: Path, screens: int) -> list[tuple[str, str, str]]:
     return out
 
 
-def start(cmd: list[str], port: int, env: dict) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
-                            start_new_session=True)
+def start(cmd: list[str], port: int, env: dict, log: Path | None = None) -> subprocess.Popen:
+    """Start a server and wait for its port. Its stderr goes to `log` (a temporary file by default), never to a
+    pipe nobody reads: a server that logs more than a pipe holds would stall on its next line."""
+    if log is None:
+        log = Path(tempfile.mkstemp(prefix="bench-server-", suffix=".log")[1])
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT, start_new_session=True)
+    proc.log = log
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -87,7 +92,7 @@ def start(cmd: list[str], port: int, env: dict) -> subprocess.Popen:
         except OSError:
             time.sleep(0.1)
     proc.kill()
-    raise SystemExit(f"server did not start: {proc.stderr.read().decode()[-2000:]}")
+    raise SystemExit(f"server did not start: {log.read_text(errors='replace')[-2000:]}")
 
 
 def stop(proc: subprocess.Popen) -> None:
