@@ -46,6 +46,7 @@ from bench_poll import BIN, HERE, ROOT, free_port, start, stop  # noqa: E402
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PG_ADMIN = "postgresql+psycopg://signage_ci:signage_ci@127.0.0.1:5432/"
 TIMEOUT_S = 10
+WATCH_S = 28.0  # how long after an edit its sampled screens are polled for a new ETag (edits come every 30 s)
 REASONS = ("not_scheduled", "too_long", "overlap", "future", "too_old")
 GOAL = {"poll": 50.0, "heartbeat": 100.0, "plays": 100.0}
 
@@ -410,12 +411,12 @@ def edits(api: fleet.Api, built: dict, plan: fleet.Plan, poller: Poller, seconds
             log(f"  edit {n} at {at} s: {what}: FAILED after {answer:.1f} s: {failed['error']}")
             out.append({"what": what, "answer_ms": answer * 1000, "seen": [], "failed": failed["error"]})
             continue
-        seen = poller.until_new(sample, began, 25.0)
+        seen = poller.until_new(sample, began, WATCH_S)
         out.append({"what": what, "answer_ms": answer * 1000, "seen": seen})
         done = [s for s in seen if s != float("inf")]
         log(f"  edit {n} at {at} s: {what}: answered in {answer * 1000:.0f} ms; new ETag seen by "
-            f"{len(done)}/{len(seen)} sampled screens, median {statistics.median(done) if done else 0:.1f} s, "
-            f"last {max(done) if done else 0:.1f} s")
+            f"{len(done)}/{len(seen)} sampled screens within {WATCH_S:.0f} s, median "
+            f"{statistics.median(done) if done else 0:.1f} s, last {max(done) if done else 0:.1f} s")
 
 
 # --- the run ------------------------------------------------------------------------------------------------
@@ -437,16 +438,22 @@ def run(args, database_url: str | None, database: str) -> dict:
             env["SIGNAGE_DATABASE_URL"] = database_url
         url = database_url or f"sqlite:///{instance / 'signage.db'}"
         token = admin_token(env)
+        seeded = None
+        if args.skip_build_timing:
+            t0 = time.monotonic()
+            seeded = fleet.seed_screens(plan, env)
+            log(f"  {len(seeded)} screens inserted into the database directly in {time.monotonic() - t0:.1f} s "
+                f"(--skip-build-timing: the staff API's screen creation is not timed)")
         port = free_port()
         server = start([str(BIN / "signage"), "serve", "--port", str(port), "--workers", str(args.workers),
                         "--no-demo"], port, env)
         try:
-            return drive(args, plan, port, token, server, url, database_url, database, tmp, log)
+            return drive(args, plan, port, token, server, url, database_url, database, tmp, log, seeded)
         finally:
             stop(server)
 
 
-def drive(args, plan, port, token, server, url, database_url, database, tmp, log) -> dict:
+def drive(args, plan, port, token, server, url, database_url, database, tmp, log, seeded=None) -> dict:
     api = fleet.Api(port, token)
     pids = lambda: tree(server.pid) + pg_backends(database_url)  # noqa: E731
     result: dict = {"database": database}
@@ -454,12 +461,14 @@ def drive(args, plan, port, token, server, url, database_url, database, tmp, log
     # 1. Build.
     log("building the network through the staff API ...")
     meter = Meter(pids())
-    built = fleet.build(api, plan, concurrency=args.build_clients, log=log)
+    built = fleet.build(api, plan, concurrency=args.build_clients, log=log, tokens=seeded)
     wall, _ = meter.stop(pids())
     rule_sets, profiles = distinct_rule_sets(url)
     result.update(build_s=built["total_s"], rule_sets=rule_sets)
-    log(f"build: {plan.screens} screens in {built['screens_s']:.1f} s ({plan.screens / built['screens_s']:.0f}/s, "
-        f"{args.build_clients} clients at once); {built['rules']} playlists, schedules, reminders and the "
+    made = ("seeded before the server started (not timed)" if seeded else
+            f"in {built['screens_s']:.1f} s ({plan.screens / built['screens_s']:.0f}/s, {args.build_clients} "
+            "clients at once)")
+    log(f"build: {plan.screens} screens {made}; {built['rules']} playlists, schedules, reminders and the "
         f"takeover in {built['rules_s']:.1f} s; {len(fleet.POSTERS)} posters in {built['posters_s']:.1f} s; "
         f"total {built['total_s']:.1f} s (goal for 10,000 screens and 1,000 rule sets: under 180 s)")
     log(f"distinct rule sets (profile, time zone, schedules, reminders, overrides) in the server's snapshot: "
@@ -527,6 +536,9 @@ def drive(args, plan, port, token, server, url, database_url, database, tmp, log
             proc.kill()
         raise
     stats = {name: wrk_result(proc) for name, proc in procs.items()}
+    if datetime.now(UTC).hour != t_start.hour:
+        log("  note: the drive crossed an hour: every manifest's 49-hour window moved on, so every screen got a 200 "
+            "once in the 30 s after it")
     wall, used = meter.stop(pids())
     result["steady"] = stats
     result["edits"] = done_edits
@@ -561,13 +573,21 @@ def drive(args, plan, port, token, server, url, database_url, database, tmp, log
         f"{c['errors']:>7.0f}  every screen had its 200 after {c['all_200_s']:.1f} s; {c['errors_by'] or ''} "
         f"(latency from when each screen meant to ask)")
     log(f"screens with a stored heartbeat: {beats}")
+    short = [n for n, st in stats.items() if st["requests"] / st["duration"] < 0.9 * rates[n]]
+    if short:
+        log(f"  note: {', '.join(short)} fell below 90 % of the target rate: each wrk connection waits for its answer "
+            "before its delay starts (closed loop), so slow answers lower the offered load, and the percentiles "
+            "understate what screens asking on their own clocks would see")
+    if done_edits and stats["plays"].get("refused"):
+        log("  note: plays refused as not_scheduled or too_long are, after a schedule edit, plays of the old playlist "
+            "that the server judges against the new one (with --no-edits every record is accepted)")
     for e in done_edits:
         done = [x for x in e["seen"] if x != float("inf")]
         if e.get("failed"):
             log(f"edit: {e['what']}: FAILED after {e['answer_ms']:.0f} ms: {e['failed']}")
             continue
         log(f"edit: {e['what']}: answer {e['answer_ms']:.0f} ms; new ETag at {len(done)}/{len(e['seen'])} sampled "
-            f"screens within {max(done) if done else float('nan'):.1f} s")
+            f"screens within {WATCH_S:.0f} s, the last of them after {max(done) if done else float('nan'):.1f} s")
     schedule_edits = [e["answer_ms"] for e in done_edits if e["what"].startswith("schedule")]
 
     log(f"CPU over the steady drive ({wall:.0f} s) and peak resident memory (VmHWM):")
@@ -590,8 +610,8 @@ def drive(args, plan, port, token, server, url, database_url, database, tmp, log
     log(f"GOAL on {database}: poll p99 {fmt_ms(p99['poll'])} ms (< 50), heartbeat p99 {fmt_ms(p99['heartbeat'])} ms "
         f"(< 100), plays p99 {fmt_ms(p99['plays'])} ms (< 100), errors {errors:.0f} (0): "
         f"{'MET' if met else 'NOT MET'}")
-    full = plan.screens >= 10_000
-    build_ok = "met" if full and built["total_s"] < 180 else "not met" if full else "n/a at this size"
+    full = plan.screens >= 10_000 and not seeded
+    build_ok = "met" if full and built["total_s"] < 180 else "not met" if full else "n/a at this size or seeded"
     log(f"GOAL staff operations on {database}: build {built['total_s']:.0f} s for {plan.screens} screens and "
         f"{rule_sets} rule sets (< 180 s at 10,000 x 1,000: {build_ok}); "
         f"schedule edit answers {', '.join(f'{x:.0f}' for x in schedule_edits) or 'none'} ms (< 200: "
@@ -604,6 +624,8 @@ def drive(args, plan, port, token, server, url, database_url, database, tmp, log
         result["floors"] = floors.floors(port, str(poll_t), seconds=10, workers=args.workers)
     except (ImportError, AttributeError) as exc:
         log(f"floors: skipped ({exc})")
+    except Exception as exc:  # noqa: BLE001 - another measurement's failure must not lose this one's figures
+        log(f"floors: FAILED ({type(exc).__name__}: {exc})")
     return result
 
 
@@ -619,6 +641,9 @@ def main() -> int:
                         "postgresql+psycopg://user:password@127.0.0.1/bench")
     parser.add_argument("--postgres", action="store_true",
                         help="create a fresh database on the local PostgreSQL cluster for this run, drop it after")
+    parser.add_argument("--skip-build-timing", action="store_true",
+                        help="insert the screens into the database before the server starts instead of POSTing "
+                             "them (quick runs; posters and rules still go through the API)")
     parser.add_argument("--no-edits", action="store_true", help="no staff edits during the steady drive")
     args = parser.parse_args()
     args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -642,6 +667,8 @@ def main() -> int:
                 two_hosts.two_hosts(url, seconds=30)
             except (ImportError, AttributeError) as exc:
                 print(f"two hosts: skipped ({exc})")
+            except Exception as exc:  # noqa: BLE001
+                print(f"two hosts: FAILED ({type(exc).__name__}: {exc})")
     finally:
         if created:
             drop_postgres(created)

@@ -121,9 +121,42 @@ class Api:
         return {"error": why}
 
 
-def build(api: Api, plan: Plan, concurrency: int = 8, log=print) -> dict:
-    """Create the plan's network; returns timings, tokens by screen id, and the ids the edits need."""
-    out: dict = {"tokens": {}}
+def seed_screens(plan: Plan, env: dict) -> dict[str, str]:
+    """Insert the plan's screens straight into the database of the instance env names (server not running);
+    returns their tokens. For quick runs that do not time the staff API's screen creation."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in ("SIGNAGE_INSTANCE", "SIGNAGE_DATABASE_URL")}
+    os.environ.update({k: env[k] for k in saved if k in env})
+    try:
+        from datetime import UTC, datetime
+
+        from playlists.screens import add_screen
+        from server import create_app
+        from server.db import get_engine, get_session
+
+        app, now, tokens = create_app(), datetime.now(UTC), {}
+        with app.app_context():
+            session = get_session()
+            for screen in plan.fleet:
+                tokens[screen["id"]] = add_screen(session, screen["id"], screen["profile"], now,
+                                                  name=screen["name"], site=screen["site"],
+                                                  district=screen["district"], groups=screen["groups"])
+            session.commit()
+            get_engine().dispose()
+        return tokens
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def build(api: Api, plan: Plan, concurrency: int = 8, log=print, tokens: dict[str, str] | None = None) -> dict:
+    """Create the plan's network (screens too unless their tokens are given: seeded before); returns timings,
+    tokens by screen id, and the ids the edits need."""
+    out: dict = {"tokens": dict(tokens or {})}
     t0 = time.monotonic()
     posters = [api.call("POST", "/api/v1/posters", p)["content"] for p in POSTERS]
     out["poster_ids"] = [int(p.split(":")[1]) for p in posters]
@@ -142,8 +175,9 @@ def build(api: Api, plan: Plan, concurrency: int = 8, log=print) -> dict:
             if done[0] % 1000 == 0:
                 log(f"  {done[0]} screens after {time.monotonic() - t1:.0f} s")
 
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(add, plan.fleet))
+    if not tokens:
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(add, plan.fleet))
     out["screens_s"] = time.monotonic() - t1
 
     t2 = time.monotonic()
