@@ -339,8 +339,10 @@ def _render(session: Session, store: MediaStore, content: str, profile_name: str
     return encode(fitted, "PNG", profile), {"fit": m.group(2) or FITS[0]}
 
 
-def sync_renditions(session: Session, store: MediaStore, now: datetime) -> list[tuple[str, str]]:
-    """Make the media every screen needs at its exact size and return the (content, profile) pairs made.
+def sync_renditions(session: Session, store: MediaStore, now: datetime, screens: list[str] | None = None
+                    ) -> list[tuple[str, str]]:
+    """Make the media every screen (of `screens`, default all) needs at its exact size and return the
+    (content, profile) pairs made.
 
     Ensures the default poster exists first. Refuses (ContentError) content that cannot be shown on a
     profile, such as a poster whose text cannot fit; the caller rolls back and nothing is recorded.
@@ -348,7 +350,7 @@ def sync_renditions(session: Session, store: MediaStore, now: datetime) -> list[
     default_poster(session, now)
     session.flush()
     made = []
-    for content, profile in sorted(needed_renditions(session) - rendered(session)):
+    for content, profile in sorted(needed_renditions(session, screens) - rendered(session)):
         data, report = _render(session, store, content, profile)
         sha = store.put(data, "png")
         if session.get(Media, sha) is None:

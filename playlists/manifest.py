@@ -38,6 +38,7 @@ from renderer import get_profile
 from .models import ManifestBuild
 from .network import Network, ScreenEntry, load_network, read_revision
 from .resolver import plays
+from .rules import RuleError
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,15 @@ class ManifestStore:
             except IntegrityError:
                 session.rollback()  # another worker stored the same bytes first
 
+    def present(self, keys: list[str], batch: int = 500) -> set[str]:
+        """Which of keys are stored."""
+        found: set[str] = set()
+        with Session(self.engine) as session:
+            for i in range(0, len(keys), batch):
+                found.update(session.scalars(select(ManifestBuild.key)
+                                             .where(ManifestBuild.key.in_(keys[i:i + batch]))))
+        return found
+
     def prune(self, session: Session, before: datetime, batch: int = 500) -> int:
         """Delete up to `batch` manifests whose window started before `before`; returns how many."""
         keys = session.scalars(select(ManifestBuild.key).where(ManifestBuild.window_start < before)
@@ -194,11 +204,14 @@ class ManifestCache:
     With one (`signage serve`), polls that pass `wait=False` never wait for work: a new snapshot is loaded, and
     the manifests it changes are built, in the executor's thread while they get the previous ones; only a
     screen with no manifest at all waits for its first. A store shares built manifests between processes.
+    With `prebuilt`, a Prebuilder (the scheduler) builds every screen's manifest into the store as content
+    changes, so the process only fetches them, and builds one itself only when it has waited fallback_s.
     """
 
     def __init__(self, engine: Engine, poll_after_s: int = 30, size: int = 256, check_interval_s: float = 0.0,
                  monotonic: Callable[[], float] = _time.monotonic, store: ManifestStore | None = None,
-                 executor: Executor | None = None, clock: Callable[[], datetime] | None = None) -> None:
+                 executor: Executor | None = None, clock: Callable[[], datetime] | None = None,
+                 prebuilt: bool = False, fallback_s: float = 10.0) -> None:
         self.engine, self.poll_after_s, self.size = engine, poll_after_s, size
         self.check_interval_s, self.monotonic = check_interval_s, monotonic
         self.store, self.executor = store, executor
@@ -213,6 +226,9 @@ class ManifestCache:
         self._pending: dict[str, Future] = {}
         self._last: dict[str, Built] = {}  # screen id -> the manifest it was last given
         self._served: dict[tuple, str] = {}  # rules key -> a screen id with those rules, served this hour
+        self.prebuilt, self.fallback_s = prebuilt, fallback_s
+        self._missing: dict[str, float] = {}  # key -> when a poll first wanted it (prebuilt mode)
+        self._looked: dict[str, float] = {}  # key -> when the store was last asked for it
         self.builds = 0  # how many manifests this process has built (for tests and metrics)
         self.shared = 0  # how many it took from the store instead
 
@@ -248,10 +264,11 @@ class ManifestCache:
             return load_network(session)
 
     def _load_and_refresh(self) -> Network:
-        """(executor) Load the snapshot, then build ahead what it changed for the screens served this hour."""
+        """(executor) Load the snapshot, then build ahead what it changed for the screens served this hour
+        (unless a prebuilder does that for every screen)."""
         network = self._load()
         previous, self._network = self._network, network
-        if previous is not None:
+        if previous is not None and not self.prebuilt:
             start = window_start(self.clock())
             served = list(self._served.values())
             random.shuffle(served)  # workers refresh in different orders, so each mostly finds the other's builds
@@ -276,11 +293,11 @@ class ManifestCache:
             if self.executor is None:
                 built = self._make(network, screen, start)
             else:
-                future = self._schedule(network, screen, start)
                 stale = self._last.get(screen.id) if not wait else None
-                if stale is not None and not future.done():
+                if stale is not None:
+                    self._refresh(network, screen, start, key)
                     return stale
-                built = future.result()
+                built = self._schedule(network, screen, start).result()
         else:
             with contextlib.suppress(KeyError):  # the builder thread may just have let it go
                 self._built.move_to_end(key)
@@ -289,11 +306,37 @@ class ManifestCache:
             if len(self._served) > 4 * self.size:
                 self._served.clear()
             self._served[screen.rules_key] = screen.id
-            if now.minute >= PREFETCH_AFTER_MIN and not self._pending:
+            if now.minute >= PREFETCH_AFTER_MIN and not self._pending and not self.prebuilt:
                 # The next window ahead of the hour, one manifest at a time while the builder is idle.
                 ahead = start + STEP
                 if manifest_key(network, screen, ahead, self.poll_after_s)[0] not in self._built:
                     self._schedule(network, screen, ahead)
+        return built
+
+    def _refresh(self, network: Network, screen: ScreenEntry, start: datetime, key: str) -> None:
+        """Work towards the manifest `key` that a poll was just given an older one for.
+
+        With a prebuilder, look for it in the store (at most once a second per manifest) and build it here
+        only if it has not appeared within fallback_s (no scheduler running, or one far behind)."""
+        if key in self._pending:
+            return
+        now = self.monotonic()
+        if self.prebuilt and self.store is not None:
+            first = self._missing.setdefault(key, now)
+            if now - first < self.fallback_s:
+                if now - self._looked.get(key, float("-inf")) >= 1.0:
+                    self._looked[key] = now
+                    future = self._pending[key] = self.executor.submit(self._fetch, key, start)
+                    future.add_done_callback(lambda _f: self._pending.pop(key, None))
+                return
+        self._schedule(network, screen, start)
+
+    def _fetch(self, key: str, start: datetime) -> Built | None:
+        """(executor) The manifest `key` from the store, kept if it is there."""
+        built = self.store.fetch(key)
+        if built is not None:
+            self.shared += 1
+            self._keep(key, None, built)
         return built
 
     def _schedule(self, network: Network, screen: ScreenEntry, start: datetime) -> Future:
@@ -319,18 +362,72 @@ class ManifestCache:
             self.builds += 1
             if self.store is not None:
                 self.store.put(key, start, built)
+        self._keep(key, timeline_key, built)
+        return built
+
+    def _keep(self, key: str, timeline_key: str | None, built: Built) -> None:
         # Only one thread writes (the builder, or the caller without one), so plain dict operations suffice.
         self._built[key] = built
-        self._timelines[timeline_key], self._timeline_of[key] = key, timeline_key
+        self._missing.pop(key, None)
+        self._looked.pop(key, None)
+        if timeline_key is not None:
+            self._timelines[timeline_key], self._timeline_of[key] = key, timeline_key
         while len(self._built) > self.size:
             old, _ = self._built.popitem(last=False)
             old_timeline = self._timeline_of.pop(old, None)
             if self._timelines.get(old_timeline) == old:
                 del self._timelines[old_timeline]
-        return built
+        if len(self._missing) > self.size:
+            self._missing.clear()
+            self._looked.clear()
 
     def _timeline(self, timeline_key: str) -> bytes | None:
         """The timeline JSON of a kept manifest with this timeline key, if there is one."""
         key = self._timelines.get(timeline_key)
         built = self._built.get(key) if key is not None else None
         return timeline_of(built.body) if built is not None else None
+
+
+class Prebuilder:
+    """Builds the manifest of every distinct rule set into the store as soon as content changes (the scheduler's
+    build-manifests job), and from minute PREFETCH_AFTER_MIN those of the next window, so that workers only
+    fetch: one build per manifest for every worker and host, in a process of its own."""
+
+    def __init__(self, engine: Engine, poll_after_s: int = 30, size: int = 4096,
+                 monotonic: Callable[[], float] = _time.monotonic) -> None:
+        self.cache = ManifestCache(engine, poll_after_s=poll_after_s, size=size, store=ManifestStore(engine))
+        self.monotonic = monotonic
+        self._stored: set[str] = set()  # keys known to be in the store
+
+    def run(self, now: datetime, budget_s: float = 10.0) -> int:
+        """Build what the store lacks for now's window (and the next, late in the hour) for up to budget_s
+        seconds; returns how many were built. The next run goes on where this one stopped."""
+        deadline = self.monotonic() + budget_s
+        network, cache = self.cache.network(), self.cache
+        starts = [window_start(now)] + ([window_start(now) + STEP] if now.minute >= PREFETCH_AFTER_MIN else [])
+        wanted: dict[str, tuple[ScreenEntry, datetime]] = {}
+        seen: set[tuple] = set()
+        for start in starts:  # the current window first
+            for screen in network.screens.values():
+                if (screen.rules_key, start) in seen:
+                    continue
+                seen.add((screen.rules_key, start))
+                try:
+                    key, _ = manifest_key(network, screen, start, cache.poll_after_s)
+                except RuleError:
+                    continue  # not servable yet (its default poster is not rendered): render-missing sees to it
+                if key not in self._stored:
+                    wanted[key] = (screen, start)
+        if len(self._stored) > 8 * cache.size:
+            self._stored.clear()
+        self._stored |= cache.store.present(list(wanted))
+        built = 0
+        for key, (screen, start) in wanted.items():
+            if key in self._stored:
+                continue
+            if self.monotonic() > deadline:
+                break
+            cache._make(network, screen, start)
+            self._stored.add(key)
+            built += 1
+        return built

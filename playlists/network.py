@@ -170,10 +170,15 @@ class Network:
         return needed
 
 
-def needed_renditions(session: Session) -> set[tuple[str, str]]:
-    """(content, profile) pairs some screen needs, rendered or not: what Network.needed_renditions says, asked of
-    the database in a few joins, so that a staff change costs what it touches rather than the whole network."""
-    profiles = set(session.scalars(select(Screen.profile).distinct()))
+def needed_renditions(session: Session, screens: list[str] | None = None) -> set[tuple[str, str]]:
+    """(content, profile) pairs some screen (of `screens`, default all) needs, rendered or not: what
+    Network.needed_renditions says, asked of the database in a few joins, so that a staff change costs what it
+    touches rather than the whole network."""
+
+    def only(query, column):
+        return query if screens is None else query.where(column.in_(screens))
+
+    profiles = set(session.scalars(only(select(Screen.profile).distinct(), Screen.id)))
     needed: set[tuple[str, str]] = set()
     default_id = session.scalar(select(Poster.id).where(Poster.is_default).order_by(Poster.id).limit(1))
     if default_id is not None:
@@ -187,8 +192,8 @@ def needed_renditions(session: Session) -> set[tuple[str, str]]:
         (OverrideRow, override_screens, override_groups, lambda row: (row.content,)),
     )
     group_profiles: dict[int, set[str]] = defaultdict(set)
-    for group_id, profile in session.execute(select(screen_groups.c.group_id, Screen.profile).distinct()
-                                             .join(Screen, Screen.id == screen_groups.c.screen_id)):
+    for group_id, profile in session.execute(only(select(screen_groups.c.group_id, Screen.profile).distinct()
+                                                  .join(Screen, Screen.id == screen_groups.c.screen_id), Screen.id)):
         group_profiles[group_id].add(profile)
     for model, by_screen, by_group, contents_of in kinds:
         rows = {row.id: row for row in session.scalars(select(model))}
@@ -197,8 +202,8 @@ def needed_renditions(session: Session) -> set[tuple[str, str]]:
             if row.everywhere:
                 reached[row.id] |= profiles
         rule_col = by_screen.c[by_screen.name.split("_")[0] + "_id"]
-        for rule_id, profile in session.execute(select(rule_col, Screen.profile).distinct()
-                                                .join(Screen, Screen.id == by_screen.c.screen_id)):
+        for rule_id, profile in session.execute(only(select(rule_col, Screen.profile).distinct()
+                                                     .join(Screen, Screen.id == by_screen.c.screen_id), Screen.id)):
             reached[rule_id].add(profile)
         for rule_id, group_id in session.execute(select(by_group.c[rule_col.name], by_group.c.group_id)):
             reached[rule_id] |= group_profiles.get(group_id, set())

@@ -49,6 +49,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         # One second keeps the poll path free of queries under load, and a change (or a revoked token)
         # reaches every worker within that second.
         REVISION_CHECK_S=1.0,
+        # Under signage serve, player requests get 503 + Retry-After (up to POLL_AFTER_S) while the worker's event
+        # loop runs later than this (seconds) instead of queueing (server/shedding.py); 0 never sheds.
+        SHED_LAG_S=2.0,
+        # The scheduler's build-manifests job builds for at most this long (seconds) a run, every 2 s.
+        PREBUILD_BUDGET_S=10,
         # Proof of play (playlists/reports.py): a record must fit the screen's schedule within PLAYS_EDGE_S seconds
         # at segment edges and overlaps, end no later than PLAYS_CLOCK_SKEW_S after the server's now, start within
         # PLAYS_KEEP_DAYS; a batch holds at most PLAYS_MAX_BATCH records.

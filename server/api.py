@@ -14,6 +14,7 @@ body that is not JSON 415.
 from __future__ import annotations
 
 import base64
+import contextvars
 import functools
 import json
 from collections.abc import Callable
@@ -99,16 +100,25 @@ def endpoint(rule: str, method: str, role: str, summary: str, body: type[BaseMod
     return decorator
 
 
-def _change(action: str, make: Callable, describe: Callable, status: int = 200):
-    """Run make(session) with its audit entry and media in one transaction; answer describe(result) as JSON."""
+def _change(action: str, make: Callable, describe: Callable, status: int = 200, screens: list[str] | None = None):
+    """Run make(session) with its audit entry and media in one transaction; answer describe(result) as JSON.
+
+    The work (queries, renders of new media, the commit) runs in the worker's heavy-work thread, with this
+    request's context, so that rendering a poster for every screen size never stalls the players' answers.
+    `screens`: the only screens whose media the change can concern (a new screen), or None for any."""
     session = get_session()
-    try:
+
+    def work():
         result = make(session)
         session.flush()
-        sync_renditions(session, get_store(), now())
+        sync_renditions(session, get_store(), now(), screens)
         doc = describe(result)
         audit(session, actor(), action, _target(action, doc), now(), after=doc)
         session.commit()
+        return doc
+
+    try:
+        doc = run_heavy(contextvars.copy_context().run, work)
     except ContentNotFound as exc:
         session.rollback()
         return error_response(404, str(exc))
@@ -409,7 +419,7 @@ def create_screen(body: schemas.ScreenCreate):
                                      district=body.district, tz=body.tz, groups=body.groups)
         return session.get(Screen, body.id)
 
-    response = _change("screen.create", make, _screen_doc, 201)
+    response = _change("screen.create", make, _screen_doc, 201, screens=[body.id])
     if response[1] == 201:
         response[0].set_data(json.dumps(response[0].get_json() | {"token": holder["token"]}, ensure_ascii=False))
         response[0].headers["Cache-Control"] = "no-store"  # a secret: no cache may keep it

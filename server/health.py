@@ -19,6 +19,7 @@ from playlists.reports import refusal_counts
 from .db import get_manifests, get_session
 from .errors import error_response
 from .player import now
+from .worker import LOOP
 
 bp = Blueprint("health", __name__)
 
@@ -135,6 +136,16 @@ def metrics():
             {"": session.scalar(select(func.count()).select_from(Media))})
     _metric(lines, "signage_content_revision", "gauge", "Changes to what screens show so far.",
             {"": session.scalar(select(Revision.value).where(Revision.id == 1))})
+    pid = f'{{pid="{os.getpid()}"}}'
     _metric(lines, "signage_manifest_builds", "counter", "Manifests built by this worker process.",
-            {f'{{pid="{os.getpid()}"}}': get_manifests().builds})
+            {pid: get_manifests().builds})
+    _metric(lines, "signage_manifests_shared", "counter",
+            "Manifests this worker process took from the shared store instead of building them.",
+            {pid: get_manifests().shared})
+    shedder = current_app.extensions.get("signage.shedder")
+    if shedder is not None:
+        _metric(lines, "signage_requests_shed", "counter",
+                "Player requests this worker answered 503 because its loop ran late.", {pid: shedder.shed})
+        _metric(lines, "signage_loop_lag_seconds", "gauge",
+                "The largest lateness of this worker's event loop since the last scrape.", {pid: LOOP.worst()})
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

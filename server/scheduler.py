@@ -22,6 +22,7 @@ from flask import Flask
 from sqlalchemy import Connection, text
 
 from playlists import jobs
+from playlists.manifest import Prebuilder
 
 from .db import get_engine, get_session, get_store
 
@@ -56,6 +57,14 @@ def _roll_up_plays(app: Flask, now: datetime):
     return jobs.roll_up_plays(session, now, timedelta(days=float(app.config["PLAYS_KEEP_DAYS"])), session.commit)
 
 
+def _build_manifests(app: Flask, now: datetime):
+    prebuilder = app.extensions.get("signage.prebuilder")
+    if prebuilder is None:
+        prebuilder = app.extensions["signage.prebuilder"] = Prebuilder(
+            get_engine(), int(app.config["POLL_AFTER_S"]), int(app.config["MANIFEST_CACHE_SIZE"]))
+    return prebuilder.run(now, budget_s=float(app.config["PREBUILD_BUDGET_S"]))
+
+
 def _prune_manifests(app: Flask, now: datetime):
     session = get_session()
     return jobs.prune_manifests(session, now, session.commit)
@@ -71,6 +80,9 @@ def _backup(app: Flask, now: datetime):
 
 
 JOBS = (
+    # Every screen's manifest, built once into the shared store when content changes and ahead of each hour;
+    # the workers only fetch them (playlists/manifest.py).
+    Job("build-manifests", timedelta(seconds=2), _build_manifests),
     Job("mark-offline", timedelta(seconds=30), _mark_offline),
     Job("retire-overrides", timedelta(minutes=5), _retire_overrides),
     Job("render-missing", timedelta(minutes=1), _render_missing),

@@ -32,16 +32,28 @@ class _Gunicorn(BaseApplication):
 
 def serving_app():
     """The app as each worker serves it: manifests built and stored in a background thread, so a poll never
-    waits for a build its screen can do without (playlists/manifest.py), and player reports written by
-    another (server/writer.py), so no answer waits for the database's writer."""
+    waits for a build its screen can do without (playlists/manifest.py), player reports written by another
+    (server/writer.py), so no answer waits for the database's writer, and player requests shed while the
+    worker's loop runs late (server/shedding.py)."""
     from .db import get_engine
-    from .worker import background_executor
+    from .shedding import Shedder
+    from .worker import LOOP, background_executor
     from .writer import ReportWriter
 
+    # Background threads (fetching manifests, writing reports, staff changes) share the interpreter lock with
+    # the loop; a shorter switch interval than the default 5 ms bounds how long the loop waits to get it back
+    # after each socket call (bench-scale: poll p99 down by about half with edits running).
+    sys.setswitchinterval(0.001)
     app = create_app()
-    app.extensions["signage.manifests"].executor = background_executor("manifests")
+    manifests = app.extensions["signage.manifests"]
+    # The scheduler builds every manifest into the shared store: workers fetch them, and build one themselves
+    # only when it is late (no scheduler running, or a cold start).
+    manifests.executor, manifests.prebuilt = background_executor("manifests"), True
     with app.app_context():
         app.extensions["signage.writer"] = ReportWriter(get_engine(), background_executor("reports"))
+    shedder = Shedder(app.wsgi_app, lambda: LOOP.lag, float(app.config["SHED_LAG_S"]),
+                      int(app.config["POLL_AFTER_S"]))
+    app.wsgi_app = app.extensions["signage.shedder"] = shedder
     return app
 
 

@@ -100,6 +100,7 @@ class SignageWorker(GeventWorker):
     def run(self) -> None:
         self._idle: weakref.WeakSet[DeadlineSocket] = weakref.WeakSet()
         gevent.spawn(self._close_idle_when_stopping)
+        gevent.spawn(LOOP.watch)
         super().run()
 
     def _close_idle_when_stopping(self) -> None:
@@ -167,6 +168,38 @@ class SignageWorker(GeventWorker):
         req.body = Body(spool)
         return True
 
+
+class LoopWatch:
+    """How late this worker's event loop runs: a greenlet asks to wake every TICK_S and notes how late it woke.
+
+    When the loop is busy (more work arrives than the worker does), every greenlet waits its turn, this one too,
+    so its lateness is the wait any request would see now. `lag` is the latest lateness, `worst` the largest
+    since it was last read (for /metrics). Not started outside the gevent worker, where both stay 0."""
+
+    TICK_S = 0.05
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.monotonic = monotonic
+        self.lag = 0.0
+        self._worst = 0.0
+
+    def watch(self) -> None:
+        while True:
+            before = self.monotonic()
+            gevent.sleep(self.TICK_S)
+            self.note(self.monotonic() - before - self.TICK_S)
+
+    def note(self, late: float) -> None:
+        self.lag = max(0.0, late)
+        self._worst = max(self._worst, self.lag)
+
+    def worst(self) -> float:
+        """The largest lateness since the last call."""
+        worst, self._worst = self._worst, 0.0
+        return worst
+
+
+LOOP = LoopWatch()
 
 _heavy_pool = None
 _heavy_lock = threading.Lock()

@@ -218,3 +218,45 @@ def test_needed_renditions_asked_of_the_database_agree_with_the_snapshot(db_url,
         assert needed_renditions(session) == load_network(session).needed_renditions()
         session.rollback()
     engine.dispose()
+
+
+def test_the_scheduler_builds_every_manifest_once_and_workers_only_fetch(engine):
+    from playlists.manifest import Prebuilder
+
+    ticks = [0.0]
+    prebuilder = Prebuilder(engine, monotonic=lambda: ticks[0])
+    assert prebuilder.run(NOW) == 2  # north and south: one manifest per rule set, not per screen
+    assert prebuilder.run(NOW) == 0  # nothing changed, nothing built
+    assert prebuilder.run(NOW.replace(minute=50)) == 2  # late in the hour: the next window too
+    edit_north(engine)
+    assert prebuilder.run(NOW.replace(minute=50)) == 2  # the north's, this hour and next; the south's stay
+    # A worker whose screen already had a manifest fetches the new one instead of building it.
+    executor = ManualExecutor()
+    worker = ManifestCache(engine, store=ManifestStore(engine), executor=executor, prebuilt=True, clock=lambda: NOW)
+    network = worker.network()
+    old = Built.of(b"{}")
+    worker._last["a1"] = old
+    assert worker.get(network, network.screens["a1"], NOW, wait=False) is old
+    fresh = worker.get(network, network.screens["a1"], NOW, wait=False)
+    assert fresh is not old and worker.builds == 0 and worker.shared == 1
+
+
+def test_a_worker_builds_itself_when_the_prebuilt_manifest_is_late(engine):
+    ticks = [0.0]
+    executor = ManualExecutor()
+    worker = ManifestCache(engine, store=ManifestStore(engine), executor=executor, prebuilt=True,
+                           clock=lambda: NOW, monotonic=lambda: ticks[0], fallback_s=10)
+    network = worker.network()
+    executor.auto = False
+    old = Built.of(b"{}")
+    worker._last["b1"] = old
+    screen = network.screens["b1"]
+    for second in range(10):
+        ticks[0] = float(second)
+        assert worker.get(network, screen, NOW, wait=False) is old  # no scheduler: the store stays empty
+        executor.run()
+    assert worker.builds == 0
+    ticks[0] = 10.5
+    worker.get(network, screen, NOW, wait=False)
+    executor.run()
+    assert worker.builds == 1 and worker.get(network, screen, NOW, wait=False) is not old

@@ -55,9 +55,8 @@ def plays(n, start, screen="bx-bac-1", prefix="r"):
 
 
 def test_job_ids_are_stable_and_unique():
-    assert [j.id for j in sched.JOBS] == ["mark-offline", "retire-overrides", "render-missing", "roll-up-plays",
-                                          "prune-manifests",
-                                          "verify-media", "backup-sqlite"]
+    assert [j.id for j in sched.JOBS] == ["build-manifests", "mark-offline", "retire-overrides", "render-missing",
+                                          "roll-up-plays", "prune-manifests", "verify-media", "backup-sqlite"]
 
 
 def test_mark_offline_records_each_change_once(app):
