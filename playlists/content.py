@@ -350,7 +350,8 @@ def sync_renditions(session: Session, store: MediaStore, now: datetime, screens:
     default_poster(session, now)
     session.flush()
     made = []
-    for content, profile in sorted(needed_renditions(session, screens) - rendered(session)):
+    needed = needed_renditions(session, screens)
+    for content, profile in sorted(needed - rendered(session, needed)):
         data, report = _render(session, store, content, profile)
         sha = store.put(data, "png")
         if session.get(Media, sha) is None:

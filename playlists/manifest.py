@@ -50,6 +50,10 @@ STEP = timedelta(hours=1)
 # Past this many minutes of the hour, idle background threads build the next window's manifests ahead.
 PREFETCH_AFTER_MIN = 45
 TIMELINE = b',"timeline":'
+# How often a worker looks in the store for a manifest the scheduler is building (seconds, per manifest).
+LOOK_EVERY_S = 0.5
+# Polls that may wait for a changed manifest rather than get the older one: a burst, then so many a second.
+WAIT_BURST, WAIT_PER_S = 4, 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +215,8 @@ class ManifestCache:
     def __init__(self, engine: Engine, poll_after_s: int = 30, size: int = 256, check_interval_s: float = 0.0,
                  monotonic: Callable[[], float] = _time.monotonic, store: ManifestStore | None = None,
                  executor: Executor | None = None, clock: Callable[[], datetime] | None = None,
-                 prebuilt: bool = False, fallback_s: float = 10.0) -> None:
+                 prebuilt: bool = False, fallback_s: float = 10.0, wait_burst: int = WAIT_BURST,
+                 wait_per_s: float = WAIT_PER_S) -> None:
         self.engine, self.poll_after_s, self.size = engine, poll_after_s, size
         self.check_interval_s, self.monotonic = check_interval_s, monotonic
         self.store, self.executor = store, executor
@@ -227,6 +232,8 @@ class ManifestCache:
         self._last: dict[str, Built] = {}  # screen id -> the manifest it was last given
         self._served: dict[tuple, str] = {}  # rules key -> a screen id with those rules, served this hour
         self.prebuilt, self.fallback_s = prebuilt, fallback_s
+        self.wait_burst, self.wait_per_s = wait_burst, wait_per_s
+        self._allowance, self._allowance_at = float(wait_burst), monotonic()
         self._missing: dict[str, float] = {}  # key -> when a poll first wanted it (prebuilt mode)
         self._looked: dict[str, float] = {}  # key -> when the store was last asked for it
         self.builds = 0  # how many manifests this process has built (for tests and metrics)
@@ -294,7 +301,7 @@ class ManifestCache:
                 built = self._make(network, screen, start)
             else:
                 stale = self._last.get(screen.id) if not wait else None
-                if stale is not None:
+                if stale is not None and not self._may_wait():
                     self._refresh(network, screen, start, key)
                     return stale
                 built = self._schedule(network, screen, start).result()
@@ -313,10 +320,25 @@ class ManifestCache:
                     self._schedule(network, screen, ahead)
         return built
 
+    def _may_wait(self) -> bool:
+        """Whether a poll whose screen has an older manifest may wait for the new one (found or built in the
+        background thread, some milliseconds): yes for the first wait_burst such polls, then wait_per_s a second.
+
+        So a change to a few rule sets reaches each screen at its very next poll, while a change to many (a poster
+        on every screen, the hour turning) costs no poll more than that: the rest get the older manifest for the
+        few seconds until the new ones are in the store."""
+        now = self.monotonic()
+        self._allowance = min(self.wait_burst, self._allowance + (now - self._allowance_at) * self.wait_per_s)
+        self._allowance_at = now
+        if self._allowance < 1 or len(self._pending) > 1:
+            return False
+        self._allowance -= 1
+        return True
+
     def _refresh(self, network: Network, screen: ScreenEntry, start: datetime, key: str) -> None:
         """Work towards the manifest `key` that a poll was just given an older one for.
 
-        With a prebuilder, look for it in the store (at most once a second per manifest) and build it here
+        With a prebuilder, look for it in the store (at most every LOOK_EVERY_S per manifest) and build it here
         only if it has not appeared within fallback_s (no scheduler running, or one far behind)."""
         if key in self._pending:
             return
@@ -324,7 +346,7 @@ class ManifestCache:
         if self.prebuilt and self.store is not None:
             first = self._missing.setdefault(key, now)
             if now - first < self.fallback_s:
-                if now - self._looked.get(key, float("-inf")) >= 1.0:
+                if now - self._looked.get(key, float("-inf")) >= LOOK_EVERY_S:
                     self._looked[key] = now
                     future = self._pending[key] = self.executor.submit(self._fetch, key, start)
                     future.add_done_callback(lambda _f: self._pending.pop(key, None))

@@ -173,49 +173,55 @@ class Network:
 def needed_renditions(session: Session, screens: list[str] | None = None) -> set[tuple[str, str]]:
     """(content, profile) pairs some screen (of `screens`, default all) needs, rendered or not: what
     Network.needed_renditions says, asked of the database in a few joins, so that a staff change costs what it
-    touches rather than the whole network."""
+    touches rather than the whole network (and a new screen what concerns that screen)."""
 
     def only(query, column):
         return query if screens is None else query.where(column.in_(screens))
 
     profiles = set(session.scalars(only(select(Screen.profile).distinct(), Screen.id)))
+    if not profiles:
+        return set()
     needed: set[tuple[str, str]] = set()
     default_id = session.scalar(select(Poster.id).where(Poster.is_default).order_by(Poster.id).limit(1))
     if default_id is not None:
         needed.update((f"poster:{default_id}", profile) for profile in profiles)
-    playlist_contents: dict[int, set[str]] = defaultdict(set)
-    for playlist_id, content in session.execute(select(PlaylistItem.playlist_id, PlaylistItem.content)):
-        playlist_contents[playlist_id].add(content)
-    kinds = (
-        (ScheduleRow, schedule_screens, schedule_groups, lambda row: playlist_contents.get(row.playlist_id, ())),
-        (ReminderRow, reminder_screens, reminder_groups, lambda row: (row.content,)),
-        (OverrideRow, override_screens, override_groups, lambda row: (row.content,)),
-    )
     group_profiles: dict[int, set[str]] = defaultdict(set)
     for group_id, profile in session.execute(only(select(screen_groups.c.group_id, Screen.profile).distinct()
                                                   .join(Screen, Screen.id == screen_groups.c.screen_id), Screen.id)):
         group_profiles[group_id].add(profile)
-    for model, by_screen, by_group, contents_of in kinds:
-        rows = {row.id: row for row in session.scalars(select(model))}
+    kinds = ((ScheduleRow, ScheduleRow.playlist_id, schedule_screens, schedule_groups),
+             (ReminderRow, ReminderRow.content, reminder_screens, reminder_groups),
+             (OverrideRow, OverrideRow.content, override_screens, override_groups))
+    playlists_needed: dict[int, set[str]] = defaultdict(set)
+    for model, what, by_screen, by_group in kinds:
         reached: dict[int, set[str]] = defaultdict(set)
-        for row in rows.values():
-            if row.everywhere:
-                reached[row.id] |= profiles
+        for (rule_id,) in session.execute(select(model.id).where(model.everywhere)):
+            reached[rule_id] |= profiles
         rule_col = by_screen.c[by_screen.name.split("_")[0] + "_id"]
         for rule_id, profile in session.execute(only(select(rule_col, Screen.profile).distinct()
                                                      .join(Screen, Screen.id == by_screen.c.screen_id), Screen.id)):
             reached[rule_id].add(profile)
-        for rule_id, group_id in session.execute(select(by_group.c[rule_col.name], by_group.c.group_id)):
-            reached[rule_id] |= group_profiles.get(group_id, set())
-        for rule_id, reached_profiles in reached.items():
-            for content in contents_of(rows[rule_id]):
-                needed.update((content, profile) for profile in reached_profiles)
+        group_rule = by_group.c[rule_col.name]
+        for rule_id, group_id in session.execute(select(group_rule, by_group.c.group_id)
+                                                 .where(by_group.c.group_id.in_(group_profiles))):
+            reached[rule_id] |= group_profiles[group_id]
+        for rule_id, content in session.execute(select(model.id, what).where(model.id.in_(reached))):
+            if model is ScheduleRow:
+                playlists_needed[content] |= reached[rule_id]  # a playlist id: its items below
+            else:
+                needed.update((content, profile) for profile in reached[rule_id])
+    for playlist_id, content in session.execute(select(PlaylistItem.playlist_id, PlaylistItem.content)
+                                                .where(PlaylistItem.playlist_id.in_(playlists_needed))):
+        needed.update((content, profile) for profile in playlists_needed[playlist_id])
     return needed
 
 
-def rendered(session: Session) -> set[tuple[str, str]]:
-    """(content, profile) pairs that have a rendition."""
-    return {(content, profile) for content, profile in session.execute(select(Rendition.content, Rendition.profile))}
+def rendered(session: Session, among: set[tuple[str, str]] | None = None) -> set[tuple[str, str]]:
+    """(content, profile) pairs that have a rendition (of those `among`, default all)."""
+    query = select(Rendition.content, Rendition.profile)
+    if among is not None:
+        query = query.where(Rendition.content.in_({content for content, _ in among}))
+    return {(content, profile) for content, profile in session.execute(query)}
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -52,7 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Under signage serve, player requests get 503 + Retry-After (up to POLL_AFTER_S) while the worker's event
         # loop runs later than this (seconds) instead of queueing (server/shedding.py); 0 never sheds.
         SHED_LAG_S=2.0,
-        # The scheduler's build-manifests job builds for at most this long (seconds) a run, every 2 s.
+        # The scheduler's build-manifests job builds for at most this long (seconds) a run, every second.
         PREBUILD_BUDGET_S=10,
         # Proof of play (playlists/reports.py): a record must fit the screen's schedule within PLAYS_EDGE_S seconds
         # at segment edges and overlaps, end no later than PLAYS_CLOCK_SKEW_S after the server's now, start within

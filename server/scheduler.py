@@ -82,7 +82,7 @@ def _backup(app: Flask, now: datetime):
 JOBS = (
     # Every screen's manifest, built once into the shared store when content changes and ahead of each hour;
     # the workers only fetch them (playlists/manifest.py).
-    Job("build-manifests", timedelta(seconds=2), _build_manifests),
+    Job("build-manifests", timedelta(seconds=1), _build_manifests),
     Job("mark-offline", timedelta(seconds=30), _mark_offline),
     Job("retire-overrides", timedelta(minutes=5), _retire_overrides),
     Job("render-missing", timedelta(minutes=1), _render_missing),
@@ -104,7 +104,9 @@ def run_job(app: Flask, job: Job, now: datetime | None = None) -> object:
         except Exception:
             session.rollback()  # the scheduler logs the error; the next run starts clean
             raise
-        log.info("job %s: %s", job.id, summary(result))
+        # A run that found nothing to do (build-manifests, every second) is not worth a line at INFO.
+        log.log(logging.DEBUG if result in (0, None, [], (0, 0)) else logging.INFO, "job %s: %s", job.id,
+                summary(result))
         return result
 
 

@@ -33,11 +33,17 @@ def image_file(path, color) -> str:
     return str(path)
 
 
-def manifest_images(server, token) -> dict[str, Image.Image]:
-    """The screen's media as the server made them, by content key."""
-    status, _, body = server.get("/api/v1/screens/bx-bac-1/manifest", token)
-    assert status == 200, body
-    return {item["key"]: png(server.get(item["url"])[2]) for item in json.loads(body)["items"]}
+def manifest_images(server, token, wanted=lambda keys: True, within_s: float = 20) -> dict[str, Image.Image]:
+    """The screen's media as the server made them, by content key, once its manifest has the keys `wanted`
+    (a changed manifest is served a few seconds after the change: the scheduler builds it)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        status, _, body = server.get("/api/v1/screens/bx-bac-1/manifest", token)
+        assert status == 200, body
+        items = json.loads(body)["items"]
+        if wanted({item["key"] for item in items}) or time.monotonic() > deadline:
+            return {item["key"]: png(server.get(item["url"])[2]) for item in items}
+        time.sleep(0.5)
 
 
 def seen_on(player, images: dict[str, Image.Image], seconds: float) -> list[str]:
@@ -153,7 +159,7 @@ def test_staff_flow_from_upload_to_takeover_seen_on_a_player(browser, live_serve
 
         with live_server.session() as s:
             poster_key = f"poster:{s.scalar(select(Poster.id).where(Poster.name == 'Bến xe'))}"
-        images = manifest_images(live_server, token)
+        images = manifest_images(live_server, token, lambda keys: any(k.endswith(":cover") for k in keys))
         red_key = next(k for k in images if k.endswith(":cover"))
         assert images[red_key].getpixel((96, 48)) == RED  # cropped to fill the panel
         assert difference(preview, images[poster_key]) == 0  # the preview was the panel's very image
@@ -171,7 +177,8 @@ def test_staff_flow_from_upload_to_takeover_seen_on_a_player(browser, live_serve
         page.wait_for_selector("#active tr[data-override]")
         page.screenshot(path=SCREENSHOTS["takeover"], full_page=True)
 
-        images = manifest_images(live_server, token)
+        images = manifest_images(live_server, token,
+                                 lambda keys: len([k for k in keys if k.endswith(":cover")]) > 1)
         blue_key = next(k for k in images if k.endswith(":cover") and k != red_key)
         taken = time.monotonic()
         while seen_on(player, images, 0.2) != [blue_key]:

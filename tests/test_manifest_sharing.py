@@ -137,7 +137,7 @@ def test_the_store_forgets_windows_that_have_passed(engine):
 
 def test_polls_get_the_previous_manifest_while_the_new_one_is_built(engine):
     executor = ManualExecutor()
-    cache = ManifestCache(engine, executor=executor, clock=lambda: NOW)
+    cache = ManifestCache(engine, executor=executor, clock=lambda: NOW, wait_burst=0)
     network = cache.network()  # the first snapshot: nothing to serve meanwhile, so it is waited for
     first = cache.get(network, network.screens["a1"], NOW)  # no manifest yet: waits for its first
     assert cache.builds == 1
@@ -173,7 +173,7 @@ def test_a_screen_never_served_waits_for_its_first_manifest(engine):
 def test_the_next_hour_is_built_ahead_while_the_builder_is_idle(engine):
     executor = ManualExecutor()
     late = NOW.replace(minute=50)
-    cache = ManifestCache(engine, executor=executor, clock=lambda: late)
+    cache = ManifestCache(engine, executor=executor, clock=lambda: late, wait_burst=0)
     network = cache.network()
     executor.auto = False
     screen = network.screens["b1"]
@@ -215,7 +215,11 @@ def test_needed_renditions_asked_of_the_database_agree_with_the_snapshot(db_url,
         content.add_override(session, posters[2], start=NOW, end=NOW + timedelta(hours=1), groups=["g5"])
         content.add_reminder(session, posters[3], duration_s=20, every_min=30, everywhere=True)
         session.flush()
-        assert needed_renditions(session) == load_network(session).needed_renditions()
+        network = load_network(session)
+        assert needed_renditions(session) == network.needed_renditions()
+        for sid in ("s3", "s7", "s20"):  # one new screen's needs, as creating it asks
+            screen = network.screens[sid]
+            assert needed_renditions(session, [sid]) == {(c, screen.profile) for c in network.contents_for(screen)}
         session.rollback()
     engine.dispose()
 
@@ -232,7 +236,8 @@ def test_the_scheduler_builds_every_manifest_once_and_workers_only_fetch(engine)
     assert prebuilder.run(NOW.replace(minute=50)) == 2  # the north's, this hour and next; the south's stay
     # A worker whose screen already had a manifest fetches the new one instead of building it.
     executor = ManualExecutor()
-    worker = ManifestCache(engine, store=ManifestStore(engine), executor=executor, prebuilt=True, clock=lambda: NOW)
+    worker = ManifestCache(engine, store=ManifestStore(engine), executor=executor, prebuilt=True, clock=lambda: NOW,
+                           wait_burst=0)
     network = worker.network()
     old = Built.of(b"{}")
     worker._last["a1"] = old
@@ -245,7 +250,7 @@ def test_a_worker_builds_itself_when_the_prebuilt_manifest_is_late(engine):
     ticks = [0.0]
     executor = ManualExecutor()
     worker = ManifestCache(engine, store=ManifestStore(engine), executor=executor, prebuilt=True,
-                           clock=lambda: NOW, monotonic=lambda: ticks[0], fallback_s=10)
+                           clock=lambda: NOW, monotonic=lambda: ticks[0], fallback_s=10, wait_burst=0)
     network = worker.network()
     executor.auto = False
     old = Built.of(b"{}")
@@ -260,3 +265,25 @@ def test_a_worker_builds_itself_when_the_prebuilt_manifest_is_late(engine):
     worker.get(network, screen, NOW, wait=False)
     executor.run()
     assert worker.builds == 1 and worker.get(network, screen, NOW, wait=False) is not old
+
+
+def test_a_few_changed_manifests_reach_their_screens_at_the_very_next_poll_many_within_seconds(engine):
+    ticks = [0.0]
+    executor = ManualExecutor()  # runs at once: a poll that may wait gets the new manifest
+    cache = ManifestCache(engine, store=ManifestStore(engine), executor=executor, prebuilt=True, clock=lambda: NOW,
+                          monotonic=lambda: ticks[0], wait_burst=2, wait_per_s=1.0)
+    network = cache.network()
+    before = {sid: cache.get(network, network.screens[sid], NOW, wait=False) for sid in ("a1", "b1")}
+    edit_north(engine)
+    network = cache.network()
+    fresh = cache.get(network, network.screens["a1"], NOW, wait=False)
+    assert fresh is not before["a1"] and cache.builds == 3  # waited for its build: the next poll has it
+    with session_factory(engine)() as session:  # a poster on every screen: more changes than the allowance
+        content.update_poster(session, int(engine.poster.split(":")[1]), {"lang": "vi", "headline": "Mới"}, NOW)
+        content.sync_renditions(session, engine.store_dir, NOW)
+        session.commit()
+    network = cache.network()
+    assert cache.get(network, network.screens["a1"], NOW, wait=False) is not fresh  # the last of the burst
+    assert cache.get(network, network.screens["b1"], NOW, wait=False) is before["b1"]  # the older one, for now
+    ticks[0] = 1.0  # a second later the allowance has one more
+    assert cache.get(network, network.screens["b1"], NOW, wait=False) is not before["b1"]

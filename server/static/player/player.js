@@ -185,14 +185,16 @@
             // A record the server will never take would block the queue forever: drop this batch, say so.
             console.error("plays batch refused", await r.text());
           } else if (r.status !== 202) {
-            throw new Error(`plays: HTTP ${r.status}`);
+            // A busy server (503) says when to come back: no sooner, so that it can recover.
+            const wait = Number(r.headers.get("Retry-After")) || 0;
+            throw Object.assign(new Error(`plays: HTTP ${r.status}`), { retryAfterMs: wait * 1000 });
           }
           await queue.remove(batch.map((p) => p.id));
           status.sent += batch.length;
           this.attempt = 0;
         }
       } catch (err) {
-        delay = backoff(this.attempt++);
+        delay = Math.max(backoff(this.attempt++), err.retryAfterMs || 0);
       } finally {
         this.busy = false;
         this.schedule(delay);
