@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -173,12 +174,28 @@ class ManifestStore:
         return Built(row.etag, bytes(row.gzipped)) if row is not None else None
 
     def put(self, key: str, start: datetime, built: Built) -> None:
+        self.put_many([(key, start, built)])
+
+    def put_many(self, entries: list[tuple[str, datetime, Built]]) -> None:
+        """Store manifests in one transaction (one wait for the database's writer, not one each); a key
+        already stored (by another process) is left as it is: its bytes are the same."""
+        if not entries:
+            return
+        rows = [{"key": key, "window_start": start, "etag": built.etag, "gzipped": built.gzipped}
+                for key, start, built in entries]
         with Session(self.engine) as session:
-            session.add(ManifestBuild(key=key, window_start=start, etag=built.etag, gzipped=built.gzipped))
-            try:
+            dialect = session.get_bind().dialect.name
+            if dialect in ("sqlite", "postgresql"):
+                insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+                session.execute(insert(ManifestBuild).on_conflict_do_nothing(), rows)
                 session.commit()
-            except IntegrityError:
-                session.rollback()  # another worker stored the same bytes first
+                return
+            for row in rows:
+                session.add(ManifestBuild(**row))
+                try:
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()
 
     def present(self, keys: list[str], batch: int = 500) -> set[str]:
         """Which of keys are stored."""
@@ -369,20 +386,21 @@ class ManifestCache:
             future.add_done_callback(lambda _f: self._pending.pop(key, None))
         return future
 
-    def _make(self, network: Network, screen: ScreenEntry, start: datetime) -> Built:
-        """Find or build the manifest, keep it, and put what this process built in the store."""
+    def _make(self, network: Network, screen: ScreenEntry, start: datetime, store: bool = True) -> Built:
+        """Find or build the manifest, keep it, and put what this process built in the store (unless the
+        caller stores it, store=False)."""
         key, timeline_key = manifest_key(network, screen, start, self.poll_after_s)
         built = self._built.get(key)
         if built is not None:
             return built
-        built = self.store.fetch(key) if self.store is not None else None
+        built = self.store.fetch(key) if self.store is not None and store else None
         if built is not None:
             self.shared += 1
         else:
             body = build_manifest(network, screen, start, self.poll_after_s, self._timeline(timeline_key))
             built = Built.of(body)
             self.builds += 1
-            if self.store is not None:
+            if self.store is not None and store:
                 self.store.put(key, start, built)
         self._keep(key, timeline_key, built)
         return built
@@ -443,13 +461,21 @@ class Prebuilder:
         if len(self._stored) > 8 * cache.size:
             self._stored.clear()
         self._stored |= cache.store.present(list(wanted))
-        built = 0
+        built, batch, flushed_at = 0, [], self.monotonic()
         for key, (screen, start) in wanted.items():
             if key in self._stored:
                 continue
             if self.monotonic() > deadline:
                 break
-            cache._make(network, screen, start)
-            self._stored.add(key)
+            batch.append((key, start, cache._make(network, screen, start, store=False)))
             built += 1
+            # Stored a batch at a time: workers find the first ones soon, and the writer is taken seldom.
+            if len(batch) >= 100 or self.monotonic() - flushed_at > 0.5:
+                self._flush(batch)
+                batch, flushed_at = [], self.monotonic()
+        self._flush(batch)
         return built
+
+    def _flush(self, batch: list[tuple[str, datetime, Built]]) -> None:
+        self.cache.store.put_many(batch)
+        self._stored.update(key for key, _, _ in batch)

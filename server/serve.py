@@ -47,8 +47,9 @@ def serving_app():
     app = create_app()
     manifests = app.extensions["signage.manifests"]
     # The scheduler builds every manifest into the shared store: workers fetch them, and build one themselves
-    # only when it is late (no scheduler running, or a cold start).
+    # only when it is a poll period late (no scheduler running) or the screen has no manifest at all.
     manifests.executor, manifests.prebuilt = background_executor("manifests"), True
+    manifests.fallback_s = float(app.config["POLL_AFTER_S"])
     with app.app_context():
         app.extensions["signage.writer"] = ReportWriter(get_engine(), background_executor("reports"))
     shedder = Shedder(app.wsgi_app, lambda: LOOP.lag, float(app.config["SHED_LAG_S"]),
