@@ -19,7 +19,6 @@ import contextlib
 import gzip
 import hashlib
 import json
-import logging
 import random
 import threading
 import time as _time
@@ -40,8 +39,6 @@ from .models import ManifestBuild
 from .network import Network, ScreenEntry, load_network, read_revision
 from .resolver import plays
 from .rules import RuleError
-
-log = logging.getLogger(__name__)
 
 VERSION = 1
 WINDOW = timedelta(hours=49)
