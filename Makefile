@@ -41,9 +41,13 @@ bench-poll: $(VENV)/.installed
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python bench/bench_poll.py
 
-# After changing console text: refresh the catalogue, translate the new entries in the .po, run it again.
+# After changing any text a person reads: refresh the catalogue, translate the new entries in the .po, run it
+# again. Refusals are extracted from the error classes' first argument (IngestError's second): renderer/errors.py.
+ERROR_KEYWORDS := -k N_ -k Problem -k RenderError -k RuleError -k ContentError -k ContentNotFound -k ResolveError \
+	-k ScreenError -k PairingError -k UserError -k StoreError -k StatsError -k ExportError -k ExportNotFound \
+	-k ReportError -k IngestError:2
 translations: $(VENV)/.installed
-	$(BIN)/pybabel extract -F server/babel.cfg -k _l --no-location --omit-header -o server/translations/messages.pot .
+	$(BIN)/pybabel extract -F server/babel.cfg -k _l $(ERROR_KEYWORDS) --no-location --omit-header -o server/translations/messages.pot .
 	$(BIN)/pybabel update -i server/translations/messages.pot -d server/translations
 	$(BIN)/pybabel compile -d server/translations
 

@@ -41,6 +41,8 @@ from typing import BinaryIO
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from renderer.errors import Problem
+
 MAX_BYTES = 25 * 1024 * 1024
 # 50 megapixels takes a 48 MP phone photo (8064x6048); 4K screens need 8.3 MP and an A3 print at 300 dpi 17 MP.
 # Decoded as RGBA that is 200 MB at most: the one full-size copy an upload may cost (see WORK_MAX_PIXELS).
@@ -94,13 +96,14 @@ _VIDEOS = (
 )
 
 
-class IngestError(ValueError):
+class IngestError(Problem):
     """An upload refused; `status` is the HTTP status the server answers with (400, 413 or 415)."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, text: str, code: str | None = None, field: str | None = None,
+                 **params: object) -> None:
+        super().__init__(text, code, field, **params)
         self.status = status
-        self.message = message
+        self.message = str(self)
 
 
 @dataclass(frozen=True)

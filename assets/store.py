@@ -10,11 +10,13 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from renderer.errors import Problem
+
 EXTENSIONS = ("png", "jpg", "webp", "gif", "pdf")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
-class StoreError(ValueError):
+class StoreError(Problem):
     """A request to the store that names no valid media file."""
 
 

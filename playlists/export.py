@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from assets.store import MediaStore
 from renderer import PosterSpec, RenderError, ScreenProfile, get_profile, render_poster, write_atomic
+from renderer.errors import Problem
 
 from .models import Group, Poster
 from .network import MediaRef, Network, ScreenEntry, load_network
@@ -55,7 +56,7 @@ _NONZERO = re.compile(b"[^\x00]")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class ExportError(ValueError):
+class ExportError(Problem):
     """An export request that cannot be met; the message says what was got and what was expected."""
 
 

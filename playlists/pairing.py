@@ -25,6 +25,8 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from renderer.errors import Problem
+
 from .models import AnonThrottle, Pairing, Screen
 from .network import as_utc
 from .screens import hash_token, reissue_token
@@ -38,7 +40,7 @@ MAX_OPEN = 1000
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 
 
-class PairingError(ValueError):
+class PairingError(Problem):
     """A pairing step that cannot be done; the message says why."""
 
 
@@ -49,8 +51,8 @@ class TooManyPairings(PairingError):
 class ClaimThrottled(PairingError):
     """Too many wrong claims from this client; retry_after_s says when it may try again."""
 
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
+    def __init__(self, text: str, retry_after_s: int, code: str | None = None, **params: object) -> None:
+        super().__init__(text, code, **params)
         self.retry_after_s = retry_after_s
 
 

@@ -26,6 +26,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from renderer.errors import Problem
+
 from .models import Play, PlayRefusal, ScreenStatus
 from .network import as_utc
 from .resolver import Segment, resolve
@@ -45,7 +47,7 @@ _STRETCH = timedelta(days=1)
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 
-class ReportError(ValueError):
+class ReportError(Problem):
     """A heartbeat or batch that is not what a player should send; nothing of it was stored."""
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from renderer.errors import Problem
+
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 ALL_WEEKDAYS = frozenset(range(7))
 # Reminder slots restart at every local midnight, so a longer period would behave like one a day.
@@ -20,7 +22,7 @@ MAX_EVERY_MIN = 24 * 60
 MIN_YEAR, MAX_YEAR = 2000, 2100
 
 
-class RuleError(ValueError):
+class RuleError(Problem):
     """A rule that cannot be honoured; the message says what was got and what was expected."""
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from renderer.errors import Problem
 from renderer.profiles import CATALOG
 from renderer.spec import bad_character
 
@@ -22,7 +23,7 @@ _GROUP = re.compile(r"^[\w][\w .-]{0,63}$")
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 
 
-class ScreenError(ValueError):
+class ScreenError(Problem):
     """A screen request that cannot be met; the message says what was wrong."""
 
 

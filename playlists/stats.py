@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from renderer import PosterSpec
+from renderer.errors import Problem
 
 from . import content
 from .models import Media, Play, PlayHour, Poster, ScanCode, ScanCount, ScanSeen
@@ -44,7 +45,7 @@ CODE_LENGTH = 8
 _CODE = re.compile(rf"^[{_CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
 
 
-class StatsError(ValueError):
+class StatsError(Problem):
     """A report or scan-code request that cannot be met; the message says what was got and expected."""
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from renderer.errors import Problem
 from renderer.spec import bad_character
 
 from .models import ApiToken, AuditEntry, Group, LoginThrottle, User, UserSession
@@ -48,12 +49,8 @@ def _matches(stored: str, password: str) -> bool:
         return False
 
 
-class UserError(ValueError):
+class UserError(Problem):
     """A user request that cannot be met; the message says what was wrong, code (when set) which rule it broke."""
-
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def role_at_least(role: str, needed: str) -> bool:

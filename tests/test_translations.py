@@ -1,5 +1,7 @@
-"""The console's text: every message in the code and templates has a Vietnamese translation, compiled."""
+"""Every text a person reads: every message in the code (refusals of the domain packages included) and the
+templates has a Vietnamese translation, compiled."""
 
+import re
 from pathlib import Path
 
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
@@ -10,9 +12,22 @@ ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "server" / "translations" / "vi" / "LC_MESSAGES"
 
 
-def source_messages() -> set:
-    method_map = [("server/**.py", "python"), ("server/templates/**.html", "jinja2")]
+def catalogue_keywords() -> dict:
+    """The keywords `make translations` extracts with (the Makefile's ERROR_KEYWORDS), as Babel takes them."""
+    make = (ROOT / "Makefile").read_text()
+    block = re.search(r"^ERROR_KEYWORDS := ((?:.*\\\n)*.*)$", make, re.M).group(1)
     keywords = {**DEFAULT_KEYWORDS, "_l": None}
+    for spec in re.findall(r"-k (\S+)", block):
+        name, _sep, arg = spec.partition(":")
+        keywords[name] = (int(arg),) if arg else None
+    return keywords
+
+
+def source_messages() -> set:
+    method_map = [(f"{package}/**.py", "python") for package in ("server", "playlists", "assets", "renderer")]
+    method_map.append(("server/templates/**.html", "jinja2"))
+    keywords = catalogue_keywords()
+    assert {"ContentError", "RenderError", "IngestError"} <= set(keywords)
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(ROOT, method_map, keywords=keywords):
         found.add(message)
