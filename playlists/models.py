@@ -43,7 +43,25 @@ class Group(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
+    # What people read, per language; "" means "use the identifier" (see Group.label).
+    label_vi: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    label_en: Mapped[str] = mapped_column(String(200), default="", server_default="")
     screens: Mapped[list[Screen]] = relationship(secondary=screen_groups, back_populates="groups")
+
+    def label(self, lang: str) -> str:
+        """The display name in lang ("vi" or "en"), or the identifier when that language has none."""
+        return (self.label_en if lang == "en" else self.label_vi) or self.name
+
+
+class Site(Base):
+    """A place with screens. Screens and users' scopes name it by name; renaming rewrites both (one transaction)."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    district: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Screen(Base):
@@ -60,6 +78,9 @@ class Screen(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     token_issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Set when staff retire the screen: its token no longer works and it leaves every active list;
+    # its history (plays, audit) stays, and its id is not given out again.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     groups: Mapped[list[Group]] = relationship(secondary=screen_groups, back_populates="screens",
                                                order_by="Group.name")
 
@@ -468,3 +489,5 @@ class ManifestBuild(Base):
 
 
 _NOT_CONTENT = (*_NOT_CONTENT, PlayRefusal, AnonThrottle, ScanSeen, ManifestBuild)
+# A site's record is its name and district for people; what screens show never depends on it.
+_NOT_CONTENT = (*_NOT_CONTENT, Site)
