@@ -20,7 +20,8 @@ def format_for(path: str | os.PathLike) -> str:
     """The image format an output path asks for by its extension."""
     ext = Path(path).suffix.lower()
     if ext not in FORMATS:
-        raise RenderError(f"unknown output format: got {ext or 'no extension'!r}, expected one of {', '.join(FORMATS)}")
+        raise RenderError("unknown output format: got %(got)s, expected one of %(expected)s", code="render.format",
+                          got=repr(ext or "no extension"), expected=list(FORMATS))
     return FORMATS[ext]
 
 
@@ -39,7 +40,8 @@ def encode(image: Image.Image, fmt: str, profile: ScreenProfile) -> bytes:
         image.save(out, "PDF", resolution=float(dpi), quality=95, subsampling=0,
                    title="Bluezone", creationDate=None, modDate=None)
     else:
-        raise RenderError(f"unknown output format: got {fmt!r}, expected PNG, JPEG, WEBP or PDF")
+        raise RenderError("unknown output format: got %(got)s, expected PNG, JPEG, WEBP or PDF", code="render.format",
+                          got=repr(fmt))
     return out.getvalue()
 
 

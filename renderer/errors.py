@@ -10,9 +10,27 @@ refusal is the English sentence, for logs and for code that has no reader.
 from __future__ import annotations
 
 
-def N_(text: str) -> str:  # noqa: N802 (the catalogue tools' usual name for a marker)
+class Term(str):
+    """A word of the catalogue given as a refusal's parameter (a field's name, a kind of thing): the server
+    translates it along with the sentence; str() is the English word."""
+
+
+def N_(text: str) -> Term:  # noqa: N802 (the catalogue tools' usual name for a marker)
     """Marks text for the translation catalogue without translating it (it is translated where it is shown)."""
-    return text
+    return Term(text)
+
+
+# The names of the fields refusals speak of, as a person calls them (translated where they are shown).
+FIELD_WORDS = {
+    "headline": N_("headline"), "body": N_("body text"), "cta": N_("call to action"), "footer": N_("footer"),
+    "url": N_("web address"), "name": N_("name"), "place": N_("place"), "site": N_("site"),
+    "district": N_("district"), "label": N_("label"), "title": N_("title"), "text": N_("text"),
+}
+
+
+def term(field: str) -> Term:
+    """The word for a field's name (FIELD_WORDS), or the name itself when it has none."""
+    return FIELD_WORDS.get(field, Term(field))
 
 
 class Problem(ValueError):

@@ -8,7 +8,7 @@ from importlib import resources
 from fontTools.ttLib import TTFont
 from PIL import ImageFont, features
 
-from .errors import RenderError
+from .errors import RenderError, term
 
 FONT_FILES = {"regular": "NotoSans-Regular.ttf", "bold": "NotoSans-Bold.ttf"}
 FONT_NAME = "Noto Sans"
@@ -27,7 +27,8 @@ def require_raqm() -> None:
 def font_path(weight: str) -> str:
     """Path of the bundled font file of a weight ("regular" or "bold")."""
     if weight not in FONT_FILES:
-        raise RenderError(f"unknown font weight: got {weight!r}, expected one of {', '.join(FONT_FILES)}")
+        raise RenderError("unknown font weight: got %(got)s, expected one of %(expected)s", code="render.font_weight",
+                          got=repr(weight), expected=list(FONT_FILES))
     path = resources.files("assets") / "fonts" / FONT_FILES[weight]
     return str(path)
 
@@ -55,6 +56,8 @@ def check_drawable(text: str, field: str) -> None:
         if any(ord(ch) not in coverage(w) for w in FONT_FILES) and ch not in missing:
             missing.append(ch)
     if missing:
-        named = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in missing[:8])
-        more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
-        raise RenderError(f"{field} has characters the font {FONT_NAME} cannot draw: {named}{more}")
+        named = [f"{ch!r} (U+{ord(ch):04X})" for ch in missing[:8]]
+        named += [f"+{len(missing) - 8}"] if len(missing) > 8 else []
+        raise RenderError("The %(what)s has characters the font %(font)s cannot draw: %(chars)s; remove them or write "
+                          "them in letters", code="poster.undrawable", field=field, what=term(field), font=FONT_NAME,
+                          chars=named)

@@ -129,11 +129,16 @@ class _Composer:
             if item is None:
                 if role == "headline":
                     raise RenderError(
-                        f"headline does not fit at a legible size on {self.W}x{self.H} "
-                        f"(needs at least {self.min_px} px type): shorten it or use a larger screen"
-                    )
+                        "The headline does not fit at a legible size on %(size)s (it needs type of at least %(px)s "
+                        "px): shorten it or use a larger screen", code="poster.headline_does_not_fit",
+                        field="headline", size=f"{self.W}x{self.H}", px=self.min_px)
                 if role == "url" and self.url_only:
-                    raise RenderError(self.no_room_message())
+                    need = self.matrix.plate_side(qr.MIN_PPM)
+                    raise RenderError(
+                        "no room for a scannable code of this web address at %(size)s: its QR code (version "
+                        "%(version)s) needs %(need)s px, and the address does not fit as legible text either; use a "
+                        "shorter address or a larger screen", code="poster.no_room_for_code", field="url",
+                        size=f"{self.W}x{self.H}", version=self.matrix.version, need=f"{need}x{need}")
                 if self.text_of(role):
                     self.dropped.append(role)
                 continue
@@ -142,10 +147,6 @@ class _Composer:
             items.append(item)
         return items
 
-    def no_room_message(self) -> str:
-        need = self.matrix.plate_side(qr.MIN_PPM)
-        return (f"no room for a scannable code of this URL at {self.W}x{self.H}: its version {self.matrix.version} "
-                f"code needs {need}x{need} px, and the URL does not fit as legible text either")
 
     def footer(self) -> tuple[int, TextBlock | None]:
         """Height of the footer band and its text; LED panels and small screens go without."""

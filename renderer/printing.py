@@ -92,7 +92,8 @@ def print_document(fmt: str, spec: PosterSpec | None = None) -> PrintDocument:
     """
     spec = spec or PosterSpec()
     if fmt not in FORMATS:
-        raise RenderError(f"unknown print format: got {fmt!r}, expected one of {', '.join(FORMATS)}")
+        raise RenderError("unknown print format: got %(got)s, expected one of %(expected)s", code="print.format",
+                          field="format", got=repr(fmt), expected=list(FORMATS))
     if fmt == "A5":
         return _leaflet_sheet(spec)
     page_mm = PAPER_MM[fmt]
@@ -132,10 +133,11 @@ def _render_art(spec: PosterSpec, name: str, width: int, height: int, label: str
     poster = render_poster(spec, profile)
     # A printed poster is an official notice: it names who issued it, and it must scan.
     if not poster.spec.footer or "footer" in poster.dropped:
-        raise RenderError(f"print needs the issuing authority: got no footer on the {label}, "
-                          "expected a footer such as the official one")
+        raise RenderError("print needs the issuing authority: got no footer on the %(paper)s, expected a footer such "
+                          "as the official one; fill in the footer", code="print.no_footer", field="footer",
+                          paper=label)
     if poster.qr is None:  # pragma: no cover - every print size holds a code
-        raise RenderError(f"no room for a QR code on the {label}")
+        raise RenderError("no room for a QR code on the %(paper)s", code="print.no_room_for_code", paper=label)
     return poster
 
 
@@ -173,10 +175,10 @@ def pdf_bytes(pages: tuple[PrintPage, ...]) -> bytes:
     really has (299.9 to 300.1 dpi) makes the box exactly the ISO size rather than off by up to 0.1 pt.
     """
     if not pages:
-        raise RenderError("a PDF needs at least one page: got none")
+        raise RenderError("a PDF needs at least one page: got none", code="print.no_pages")
     first = pages[0]
     if any((p.image.size, p.size_mm) != (first.image.size, first.size_mm) for p in pages[1:]):
-        raise RenderError("pages of one PDF must share one paper size: got several")
+        raise RenderError("pages of one PDF must share one paper size: got several", code="print.mixed_sizes")
     dpi = tuple(px * MM_PER_INCH / mm for px, mm in zip(first.image.size, first.size_mm, strict=True))
     out = io.BytesIO()
     first.image.save(out, "PDF", save_all=True, append_images=[p.image for p in pages[1:]], dpi=dpi,

@@ -24,12 +24,13 @@ CRISP_SIDE = 200
 def check_size(width: int, height: int) -> None:
     """Refuse a canvas that is too small to hold a poster or too large to render."""
     if min(width, height) < MIN_SHORT_SIDE or max(width, height) < MIN_LONG_SIDE:
-        raise RenderError(f"screen too small: got {width}x{height}, expected at least 32x16 (or 16x32)")
+        raise RenderError("screen too small: got %(size)s, expected at least 32x16 (or 16x32)",
+                          code="screen.too_small", field="size", size=f"{width}x{height}")
     if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
         raise RenderError(
-            f"screen too large: got {width}x{height}, expected sides up to {MAX_SIDE} px "
-            f"and at most {MAX_PIXELS // 1_000_000} megapixels"
-        )
+            "screen too large: got %(size)s, expected sides up to %(side)s px and at most %(megapixels)s megapixels",
+            code="screen.too_large", field="size", size=f"{width}x{height}", side=MAX_SIDE,
+            megapixels=MAX_PIXELS // 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,11 @@ class ScreenProfile:
     def __post_init__(self) -> None:
         check_size(self.width, self.height)
         if self.kind not in KINDS:
-            raise RenderError(f"unknown screen kind: got {self.kind!r}, expected one of {', '.join(KINDS)}")
+            raise RenderError("unknown screen kind: got %(got)s, expected one of %(expected)s", code="screen.kind",
+                              got=repr(self.kind), expected=list(KINDS))
         if self.pitch_mm is not None and not 0 < self.pitch_mm <= 100:
-            raise RenderError(f"pixel pitch out of range: got {self.pitch_mm} mm, expected 0 < pitch <= 100")
+            raise RenderError("pixel pitch out of range: got %(pitch)s mm, expected 0 < pitch <= 100",
+                              code="screen.pitch", field="pitch_mm", pitch=self.pitch_mm)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -135,7 +138,8 @@ def parse_size(text: str) -> tuple[int, int]:
     """Parse "WIDTHxHEIGHT"; refuse anything else."""
     m = _SIZE_RE.match(text)
     if not m:
-        raise RenderError(f"malformed size: got {text!r}, expected WIDTHxHEIGHT such as 1920x1080")
+        raise RenderError("malformed size: got %(got)s, expected WIDTHxHEIGHT such as 1920x1080",
+                          code="screen.size_format", field="size", got=repr(text))
     width, height = int(m.group(1)), int(m.group(2))
     check_size(width, height)
     return width, height
@@ -152,4 +156,5 @@ def get_profile(name: str) -> ScreenProfile:
     try:
         return CATALOG[name]
     except KeyError:
-        raise RenderError(f"unknown profile: got {name!r}, expected one of {', '.join(CATALOG)}") from None
+        raise RenderError("unknown profile: got %(got)s, expected one of %(expected)s", code="screen.unknown_profile",
+                          field="profile", got=repr(name), expected=list(CATALOG)) from None

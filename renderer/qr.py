@@ -40,13 +40,15 @@ class Matrix:
 def matrix(url: str, ec: str = "M") -> Matrix:
     """The smallest QR matrix for url at error-correction level ec; refuse data that no QR holds."""
     if ec not in _EC:
-        raise RenderError(f"unknown QR error correction: got {ec!r}, expected one of L, M, Q, H")
+        raise RenderError("unknown QR error correction: got %(got)s, expected one of L, M, Q, H", code="qr.ec",
+                          got=repr(ec))
     code = qrcode.QRCode(error_correction=_EC[ec], border=0)
     code.add_data(url.encode("utf-8"), optimize=0)
     try:
         code.make(fit=True)
     except (DataOverflowError, ValueError):
-        raise RenderError(f"URL too long for a QR code: got {len(url)} characters") from None
+        raise RenderError("URL too long for a QR code: got %(length)s characters; use a shorter address",
+                          code="qr.too_long", field="url", length=len(url)) from None
     rows = code.get_matrix()
     bits = bytes(0 if dark else 255 for row in rows for dark in row)
     return Matrix(code.version, ec, len(rows), bits)
@@ -56,7 +58,8 @@ def matrix(url: str, ec: str = "M") -> Matrix:
 def plate(m: Matrix, ppm: int) -> Image.Image:
     """The code as an RGB image, dark modules on white, quiet zone included (RGB so pasting needs no conversion)."""
     if ppm < MIN_PPM:
-        raise RenderError(f"QR module too small: got {ppm} px per module, expected at least {MIN_PPM}")
+        raise RenderError("QR module too small: got %(ppm)s px per module, expected at least %(min)s",
+                          code="qr.module_too_small", ppm=ppm, min=MIN_PPM)
     core = Image.frombytes("L", (m.modules, m.modules), m.bits)
     side = m.modules + 2 * QUIET
     framed = Image.new("L", (side, side), 255)
@@ -79,7 +82,8 @@ def verify(image: Image.Image, box: tuple[int, int, int, int], url: str, ppm: in
         region = region.reduce(ppm // 3)
     texts = decode(region)
     if texts != [url]:
-        raise RenderError(f"QR code check failed: decoded {texts!r}, expected [{url!r}]")
+        raise RenderError("QR code check failed: decoded %(got)s, expected [%(url)s]", code="qr.check_failed",
+                          got=repr(texts), url=repr(url))
 
 
 def scan_distance_m(m: Matrix, ppm: int, pitch_mm: float | None) -> float | None:

@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass, fields, replace
 from urllib.parse import urlsplit
 
-from .errors import RenderError
+from .errors import Problem, RenderError, term
 
 DEFAULT_URL = "https://bluezone.gov.vn"
 TEMPLATES = ("install", "reminder")
@@ -93,18 +93,20 @@ def normalise(text: str) -> str:
 _KEEP = "\n\r\t"
 
 
-def bad_character(text: str, *, keep: str = _KEEP) -> str | None:
-    """The first character of text that has no place in typed text, described; None when all are fine."""
+def bad_character(text: str, *, keep: str = _KEEP) -> Problem | None:
+    """The first character of text that has no place in typed text, described (a Problem to use as another's
+    parameter; str() is the English description); None when all are fine."""
     for index, char in enumerate(text):
         category = unicodedata.category(char)
         if char in keep:
             continue
+        where = {"char": f"U+{ord(char):04X}", "position": index}
         if category == "Cs":
-            return f"a lone surrogate U+{ord(char):04X} at position {index}"
+            return Problem("a lone surrogate %(char)s at position %(position)s", code="text.surrogate", **where)
         if category == "Cc":
-            return f"a control character U+{ord(char):04X} at position {index}"
+            return Problem("a control character %(char)s at position %(position)s", code="text.control", **where)
         if category == "Cn" and (0xFDD0 <= ord(char) <= 0xFDEF or ord(char) & 0xFFFE == 0xFFFE):
-            return f"a non-character U+{ord(char):04X} at position {index}"
+            return Problem("a non-character %(char)s at position %(position)s", code="text.noncharacter", **where)
     return None
 
 
@@ -116,18 +118,21 @@ def has_visible(text: str) -> bool:
 def check_text(field: str, value: object, max_length: int, *, error: type[ValueError] = RenderError) -> str:
     """Return value if it is text a person could have typed, of at most max_length characters; else raise error."""
     if not isinstance(value, str):
-        raise error(f"{field} must be text: got {type(value).__name__}")
+        raise error("%(what)s must be text: got %(got)s", code="text.type", field=field, what=term(field),
+                    got=type(value).__name__)
     if len(value) > max_length:
-        raise error(f"{field} too long: got {len(value)} characters, expected at most {max_length}")
+        raise error("The %(what)s is too long: %(length)s characters, at most %(limit)s; shorten it",
+                    code="text.too_long", field=field, what=term(field), length=len(value), limit=max_length)
     if bad := bad_character(value):
-        raise error(f"{field}: got {bad}, expected printable text")
+        raise error("%(what)s: got %(bad)s, expected printable text; type it again without it",
+                    code="text.bad_character", field=field, what=term(field), bad=bad)
     return value
 
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
-def _host_problem(host: str) -> str | None:
+def _host_problem(host: str) -> RenderError | None:
     """Why host is not a public-looking host name or IP address; None when it is one."""
     try:
         ipaddress.ip_address(host)
@@ -136,42 +141,50 @@ def _host_problem(host: str) -> str | None:
         pass
     labels = host.rstrip(".").split(".")
     if len(host) > 253 or len(labels) < 2:
-        return f"got host {host!r}, expected a domain name with a dot (such as bluezone.gov.vn) or an IP address"
+        return RenderError("malformed URL: got host %(host)s, expected a domain name with a dot (such as "
+                           "bluezone.gov.vn) or an IP address", code="url.host", field="url", host=repr(host))
     if not all(_LABEL.match(label) for label in labels):
-        return (f"got host {host!r}, expected a domain name of letters, digits and '-' "
-                "(international names in their xn-- form)")
+        return RenderError("malformed URL: got host %(host)s, expected a domain name of letters, digits and '-' "
+                           "(international names in their xn-- form)", code="url.host", field="url",
+                           host=repr(host))
     if labels[-1].isdigit():
-        return f"got host {host!r}, expected a domain name whose last part is not a number, or a full IP address"
+        return RenderError("malformed URL: got host %(host)s, expected a domain name whose last part is not a "
+                           "number, or a full IP address", code="url.host", field="url", host=repr(host))
     return None
 
 
 def check_url(url: str) -> str:
     """Return the URL if a phone can open it: http(s), a real host, a valid port, no user-info; refuse with why."""
     if not isinstance(url, str):
-        raise RenderError(f"url must be text: got {type(url).__name__}")
+        raise RenderError("%(what)s must be text: got %(got)s", code="text.type", field="url", what=term("url"),
+                          got=type(url).__name__)
     if len(url) > MAX_LENGTH["url"]:
-        raise RenderError(f"URL too long: got {len(url)} characters, expected at most {MAX_LENGTH['url']}")
+        raise RenderError("URL too long: got %(length)s characters, expected at most %(limit)s",
+                          code="url.too_long", field="url", length=len(url), limit=MAX_LENGTH["url"])
+    shown = f"{url!r:.120}"
     bad = [c for c in url if c.isspace() or not c.isprintable() or ord(c) > 0x7E]
     if bad:
-        raise RenderError(f"malformed URL: got {url!r:.120}, which holds {bad[0]!r}; expected printable ASCII "
-                          f"(percent-encode the rest) such as {DEFAULT_URL}")
+        raise RenderError("malformed URL: got %(url)s, which holds %(char)s; expected printable ASCII "
+                          "(percent-encode the rest) such as %(example)s", code="url.characters", field="url",
+                          url=shown, char=repr(bad[0]), example=DEFAULT_URL)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise RenderError(f"malformed URL: got {url!r:.120} ({exc}), expected an address such as "
-                          f"{DEFAULT_URL}") from None
+        raise RenderError("malformed URL: got %(url)s (%(why)s), expected an address such as %(example)s",
+                          code="url.malformed", field="url", url=shown, why=str(exc), example=DEFAULT_URL) from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise RenderError(f"malformed URL: got {url!r:.120}, expected an http:// or https:// address such as "
-                          f"{DEFAULT_URL}")
+        raise RenderError("malformed URL: got %(url)s, expected an http:// or https:// address such as %(example)s",
+                          code="url.scheme", field="url", url=shown, example=DEFAULT_URL)
     if "@" in parts.netloc:
-        shown, _, real = parts.netloc.rpartition("@")
-        raise RenderError(f"URL has a user-info part: got {url!r:.120}; a phone would open {real!r}, not "
-                          f"{shown!r}; expected no '@' before the host")
+        fake, _, real = parts.netloc.rpartition("@")
+        raise RenderError("URL has a user-info part: got %(url)s; a phone would open %(real)s, not %(shown)s; "
+                          "expected no '@' before the host", code="url.userinfo", field="url", url=shown,
+                          real=repr(real), shown=repr(fake))
     if port == 0:
-        raise RenderError(f"URL port: got {port}, expected 1 to 65535")
+        raise RenderError("URL port: got %(port)s, expected 1 to 65535", code="url.port", field="url", port=port)
     if problem := _host_problem(parts.hostname or ""):
-        raise RenderError(f"malformed URL: {problem}")
+        raise problem
     return url
 
 
@@ -191,11 +204,14 @@ class PosterSpec:
     def resolved(self) -> PosterSpec:
         """Return a copy with defaults filled in, text normalised, every field checked."""
         if self.template not in TEMPLATES:
-            raise RenderError(f"unknown template: got {self.template!r}, expected one of {', '.join(TEMPLATES)}")
+            raise RenderError("unknown template: got %(got)s, expected one of %(expected)s", code="poster.template",
+                              field="template", got=repr(self.template), expected=list(TEMPLATES))
         if self.lang not in LANGUAGES:
-            raise RenderError(f"unknown language: got {self.lang!r}, expected one of {', '.join(LANGUAGES)}")
+            raise RenderError("unknown language: got %(got)s, expected one of %(expected)s", code="poster.lang",
+                              field="lang", got=repr(self.lang), expected=list(LANGUAGES))
         if self.theme not in THEMES:
-            raise RenderError(f"unknown theme: got {self.theme!r}, expected one of {', '.join(THEMES)}")
+            raise RenderError("unknown theme: got %(got)s, expected one of %(expected)s", code="poster.theme",
+                              field="theme", got=repr(self.theme), expected=list(THEMES))
         copy = default_copy(self.template, self.lang)
         values: dict[str, str] = {}
         for name in TEXT_FIELDS:
@@ -205,27 +221,33 @@ class PosterSpec:
                 check_text(name, raw, 4 * MAX_LENGTH[name])
             text = normalise(copy[name] if raw is None else raw)
             if len(text) > MAX_LENGTH[name]:
-                raise RenderError(f"{name} too long: got {len(text)} characters, expected at most {MAX_LENGTH[name]}")
+                raise RenderError("The %(what)s is too long: %(length)s characters, at most %(limit)s; shorten it",
+                                  code="text.too_long", field=name, what=term(name), length=len(text),
+                                  limit=MAX_LENGTH[name])
             values[name] = text
         if not has_visible(values["headline"]):
-            raise RenderError(f"headline is empty: got {values['headline']!r}, expected at least one visible "
-                              "character (a poster needs a headline)")
+            raise RenderError("The headline is empty: a poster needs a headline; write at least one visible "
+                              "character", code="poster.headline_empty", field="headline")
         if not isinstance(self.url, str):
-            raise RenderError(f"url must be text: got {type(self.url).__name__}")
+            raise RenderError("%(what)s must be text: got %(got)s", code="text.type", field="url", what=term("url"),
+                              got=type(self.url).__name__)
         return replace(self, url=check_url(self.url.strip()), **values)
 
     @classmethod
     def from_dict(cls, data: object) -> PosterSpec:
         """Build a spec from parsed JSON; refuse unknown keys and non-text values."""
         if not isinstance(data, dict):
-            raise RenderError(f"poster spec must be a JSON object: got {type(data).__name__}")
+            raise RenderError("poster spec must be a JSON object: got %(got)s", code="poster.not_object",
+                              got=type(data).__name__)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise RenderError(f"unknown poster field(s): {', '.join(unknown)}; expected {', '.join(sorted(known))}")
+            raise RenderError("unknown poster field(s): %(unknown)s; expected %(expected)s", code="poster.fields",
+                              unknown=unknown, expected=sorted(known))
         for key, value in data.items():
             if value is not None and not isinstance(value, str):
-                raise RenderError(f"{key} must be text: got {type(value).__name__}")
+                raise RenderError("%(what)s must be text: got %(got)s", code="text.type", field=key, what=term(key),
+                                  got=type(value).__name__)
         return cls(**data)
 
     def to_dict(self) -> dict[str, str | None]:

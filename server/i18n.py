@@ -16,7 +16,7 @@ from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
 
 from playlists.screens import DEFAULT_TZ
-from renderer.errors import Problem
+from renderer.errors import Problem, Term
 
 LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
 DEFAULT = "vi"
@@ -127,6 +127,8 @@ def _word(value: object, tz: ZoneInfo | None) -> str:
         return ", ".join(_word(v, tz) for v in value)
     if isinstance(value, Problem):
         return say(value)
+    if isinstance(value, Term):
+        return _(value)
     return str(value)
 
 

@@ -42,7 +42,7 @@ def assert_one_line_refusal(result, says: str, folder=None) -> None:
     (["--url", "javascript:alert(1)"], "expected an http:// or https:// address"),
     (["--url", "https://bluezone.gov.vn:99999/"], "URL"),
     (["--headline", "Bluezone\x07"], "headline: got a control character U+0007"),
-    (["--headline", "x" * 5000], "headline too long"),
+    (["--headline", "x" * 5000], "headline is too long"),
     (["--headline", "   "], "headline is empty"),
     (["--spec", "missing.json"], "cannot read spec file"),
     (["--bogus"], "No such option '--bogus'"),

@@ -283,7 +283,7 @@ def test_a_poster_with_a_bad_field_shows_the_reason_and_stores_nothing(staff):
     r = staff.post("/staff/posters/new", {"headline": "Hi", "url": "javascript:alert(1)"})
     assert r.status_code == 400 and "malformed URL" in flash_error(r.get_data(as_text=True))
     r = staff.post("/staff/posters/new", {"headline": "x" * 121})
-    assert r.status_code == 400 and "headline too long" in flash_error(r.get_data(as_text=True))
+    assert r.status_code == 400 and "headline is too long" in flash_error(r.get_data(as_text=True))
     assert count(staff, Poster) == 1  # the default poster only
     assert staff.get("/staff/posters/999").status_code == 404
 

@@ -114,5 +114,5 @@ def test_spec_round_trips_through_dict():
 
 
 def test_text_too_long_is_refused():
-    with pytest.raises(RenderError, match="headline too long"):
+    with pytest.raises(RenderError, match="headline is too long"):
         PosterSpec(headline="a" * 121).resolved()

@@ -137,7 +137,7 @@ def test_empty_optional_field_is_left_out():
         (PosterSpec(url="javascript:alert(1)"), "tv-1080p", "malformed URL"),
         (PosterSpec(url="https://bluezone.gov.vn/" + "a" * 900), "led-p10", "no room for a scannable code"),
         (PosterSpec(url="https://bluezone.gov.vn/" + "a" * 990), "tv-1080p", "URL too long"),
-        (PosterSpec(headline=""), "tv-1080p", "headline is empty"),
+        (PosterSpec(headline=""), "tv-1080p", "The headline is empty"),
         (PosterSpec(lang="fr"), "tv-1080p", "unknown language"),
         (PosterSpec(theme="pink"), "tv-1080p", "unknown theme"),
     ],
