@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from assets.store import MediaStore
 
 from . import content
-from .models import Screen, User
+from .models import Group, Screen, User
 from .screens import add_screen
 from .users import add_user, audit, authenticate
 
@@ -56,6 +56,17 @@ SCREENS = (
                "TP Huế", ("buses",)),
 )
 
+# Each group's display names (Vietnamese, English): people read these, rules and scripts name the identifier.
+GROUP_LABELS = {
+    "led": ("Màn hình LED", "LED screens"),
+    "outdoor": ("Ngoài trời", "Outdoor"),
+    "stations": ("Bến xe và nhà ga", "Bus and train stations"),
+    "hospital": ("Bệnh viện", "Hospitals"),
+    "public-service": ("Trung tâm hành chính công", "Public administration centres"),
+    "hotels": ("Khách sạn", "Hotels"),
+    "buses": ("Xe buýt", "Buses"),
+}
+
 
 def is_empty(session: Session) -> bool:
     """True for a fresh instance: no screens and no users yet."""
@@ -67,6 +78,8 @@ def seed(session: Session, store: MediaStore, now: datetime) -> tuple[str, dict[
     """Create the demo network and an admin; returns (admin password, {screen id: device token}), shown once."""
     tokens = {s.id: add_screen(session, s.id, s.profile, now, name=s.name, site=s.site, district=s.district,
                                groups=s.groups) for s in SCREENS}
+    for group in session.scalars(select(Group).where(Group.name.in_(GROUP_LABELS))):
+        group.label_vi, group.label_en = GROUP_LABELS[group.name]
     vi = content.add_poster(session, {"lang": "vi"}, now, name="Cài đặt Bluezone (tiếng Việt)")
     en = content.add_poster(session, {"lang": "en"}, now, name="Install Bluezone (English)")
     both = content.add_poster(session, {"lang": "vi-en", "theme": "light"}, now, name="Bluezone (song ngữ)")

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .models import Group, ScreenEvent, ScreenPresence, ScreenStatus
+from .models import Group, Screen, ScreenEvent, ScreenPresence, ScreenStatus
 from .network import Network, ScreenEntry, as_utc
 from .resolver import Segment, resolve
 from .resolver import now as resolve_now
@@ -182,7 +182,9 @@ def observe(session: Session, now: datetime, limits: Thresholds) -> list[ScreenE
     """
     presence = {p.screen_id: p.up for p in session.scalars(select(ScreenPresence))}
     events = []
-    for screen_id, last_seen in session.execute(select(ScreenStatus.screen_id, ScreenStatus.last_seen_at)):
+    in_service = select(ScreenStatus.screen_id, ScreenStatus.last_seen_at).join(
+        Screen, Screen.id == ScreenStatus.screen_id).where(Screen.retired_at.is_(None))
+    for screen_id, last_seen in session.execute(in_service):
         seen = as_utc(last_seen)
         up = state_at(seen, now, limits) != "offline"
         happened = seen if up else seen + limits.offline_after

@@ -176,6 +176,7 @@ def needed_renditions(session: Session, screens: list[str] | None = None) -> set
     touches rather than the whole network (and a new screen what concerns that screen)."""
 
     def only(query, column):
+        query = query.where(Screen.retired_at.is_(None))
         return query if screens is None else query.where(column.in_(screens))
 
     profiles = set(session.scalars(only(select(Screen.profile).distinct(), Screen.id)))
@@ -279,7 +280,8 @@ def load_network(session: Session) -> Network:
         _Targets(overrides, override_screens, override_groups, session),
     ]
     screens = {}
-    for s in session.scalars(select(Screen).order_by(Screen.id)):
+    # Retired screens are out of the network: no token, no manifest, no place in any list or alert.
+    for s in session.scalars(select(Screen).where(Screen.retired_at.is_(None)).order_by(Screen.id)):
         gids = groups_of.get(s.id, [])
         rule_ids = tuple(t.ids_for(s.id, gids) for t in targeting)
         screens[s.id] = ScreenEntry(s.id, s.name, s.site, s.district, s.profile, s.tz, s.token_hash,

@@ -141,8 +141,12 @@ def open_pairing(session: Session, code: object, now: datetime) -> Pairing:
 def approve_pairing(session: Session, code: object, screen_id: str, now: datetime) -> Pairing:
     """Give the player showing code the screen screen_id; it collects the token on its next claim."""
     pairing = open_pairing(session, code, now)
-    if session.get(Screen, screen_id) is None:
+    screen = session.get(Screen, screen_id)
+    if screen is None:
         raise PairingError(f"no screen {screen_id!r}: add it first with `signage screen add`")
+    if screen.retired_at is not None:
+        raise PairingError("screen %(id)s is retired: choose a screen in service or add a new one",
+                           code="pairing.screen_retired", field="screen", id=screen_id)
     pairing.screen_id, pairing.approved_at = screen_id, now
     return pairing
 

@@ -117,7 +117,7 @@ def metrics():
     limits = thresholds(float(current_app.config["POLL_AFTER_S"]))
     seen = dict(session.execute(select(ScreenStatus.screen_id, ScreenStatus.last_seen_at)).all())
     states = {"online": 0, "late": 0, "offline": 0, "never": 0}
-    for screen_id in session.scalars(select(Screen.id)):
+    for screen_id in session.scalars(select(Screen.id).where(Screen.retired_at.is_(None))):
         states[state_at(seen.get(screen_id), moment, limits)] += 1
     active = session.scalar(select(func.count()).select_from(OverrideRow)
                             .where(OverrideRow.start <= moment, OverrideRow.end > moment))
