@@ -41,7 +41,7 @@ from typing import BinaryIO
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from renderer.errors import Problem
+from renderer.errors import N_, Problem
 
 MAX_BYTES = 25 * 1024 * 1024
 # 50 megapixels takes a 48 MP phone photo (8064x6048); 4K screens need 8.3 MP and an A3 print at 300 dpi 17 MP.
@@ -57,7 +57,7 @@ WORK_MAX_PIXELS = 25_000_000
 _HEAD = 4096
 MAX_LABEL = 120
 JPEG_QUALITY = 90
-ACCEPTED = "PNG, JPEG, WebP or GIF"
+ACCEPTED = N_("PNG, JPEG, WebP or GIF")
 
 # Magic bytes of the formats we take, mapped to the one Pillow plugin allowed to open each.
 _ACCEPTED_MAGIC = (
@@ -71,28 +71,28 @@ _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b
 _AUDIO_BRANDS = {b"M4A ", b"M4B ", b"M4P "}
 # Other images people try to upload, named so the refusal can say what was got.
 _OTHER_IMAGES = (
-    (b"BM", "a BMP image"),
-    (b"II*\x00", "a TIFF image"),
-    (b"MM\x00*", "a TIFF image"),
-    (b"%PDF", "a PDF document"),
-    (b"%!PS", "a PostScript document"),
-    (b"\xc5\xd0\xd3\xc6", "an EPS document"),
-    (b"8BPS", "a Photoshop (PSD) image"),
-    (b"\x00\x00\x01\x00", "an ICO icon"),
-    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "a JPEG 2000 image"),
-    (b"\xff\x4f\xff\x51", "a JPEG 2000 image"),
-    (b"\xff\x0a", "a JPEG XL image"),
-    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "a JPEG XL image"),
-    (b"qoif", "a QOI image"),
-    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"BM", N_("a BMP image")),
+    (b"II*\x00", N_("a TIFF image")),
+    (b"MM\x00*", N_("a TIFF image")),
+    (b"%PDF", N_("a PDF document")),
+    (b"%!PS", N_("a PostScript document")),
+    (b"\xc5\xd0\xd3\xc6", N_("an EPS document")),
+    (b"8BPS", N_("a Photoshop (PSD) image")),
+    (b"\x00\x00\x01\x00", N_("an ICO icon")),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", N_("a JPEG 2000 image")),
+    (b"\xff\x4f\xff\x51", N_("a JPEG 2000 image")),
+    (b"\xff\x0a", N_("a JPEG XL image")),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", N_("a JPEG XL image")),
+    (b"qoif", N_("a QOI image")),
+    (b"PK\x03\x04", N_("a ZIP archive (or an Office document)")),
 )
 _VIDEOS = (
-    (b"\x1a\x45\xdf\xa3", "a WebM/Matroska video"),
-    (b"FLV\x01", "an FLV video"),
-    (b"\x00\x00\x01\xba", "an MPEG video"),
-    (b"\x00\x00\x01\xb3", "an MPEG video"),
-    (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", "a WMV/ASF video"),
-    (b"OggS", "an Ogg video (or audio)"),
+    (b"\x1a\x45\xdf\xa3", N_("a WebM/Matroska video")),
+    (b"FLV\x01", N_("an FLV video")),
+    (b"\x00\x00\x01\xba", N_("an MPEG video")),
+    (b"\x00\x00\x01\xb3", N_("an MPEG video")),
+    (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", N_("a WMV/ASF video")),
+    (b"OggS", N_("an Ogg video (or audio)")),
 )
 
 
@@ -133,9 +133,12 @@ def ingest(source: bytes | BinaryIO, filename: str, *, max_bytes: int = MAX_BYTE
     size = stream.seek(0, os.SEEK_END)
     stream.seek(0)
     if not size:
-        raise IngestError(400, "empty file: got 0 bytes, expected a PNG, JPEG, WebP or GIF image")
+        raise IngestError(400, "empty file: got 0 bytes, expected a PNG, JPEG, WebP or GIF image; choose the file "
+                               "again", code="upload.empty", field="file")
     if size > max_bytes:
-        raise IngestError(413, f"file too large: got {size:,} bytes, expected at most {max_bytes:,}")
+        raise IngestError(413, "file too large: got %(size)s bytes, expected at most %(limit)s; make it smaller and "
+                               "upload it again", code="upload.too_large", field="file", size=f"{size:,}",
+                          limit=f"{max_bytes:,}")
     fmt = sniff(stream.read(_HEAD))
     lossless = _lossless_source(fmt, stream)
     image, animated, reduced = _decode(stream, fmt, max_pixels)
@@ -163,14 +166,18 @@ def sniff(data: bytes) -> str:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
     if video := _video_kind(data):
-        raise IngestError(415, f"got {video}: video is not yet supported; expected a {ACCEPTED} image")
+        raise IngestError(415, "got %(what)s: video is not yet supported; expected a %(accepted)s image",
+                          code="upload.video", field="file", what=video, accepted=ACCEPTED)
     if other := _other_image_kind(data):
-        raise IngestError(415, f"got {other}, expected a {ACCEPTED} image")
+        raise IngestError(415, "got %(what)s, expected a %(accepted)s image; save it in one of these formats and "
+                               "upload that", code="upload.format", field="file", what=other, accepted=ACCEPTED)
     what = _text_kind(data)
     if what == "an SVG drawing":
-        raise IngestError(415, f"got an SVG drawing, expected a {ACCEPTED} image "
-                               "(SVG can carry scripts: export it as PNG)")
-    raise IngestError(415, f"got {what}, not an image; expected a {ACCEPTED} image")
+        raise IngestError(415, "SVG drawings are not accepted (got an SVG drawing, expected a %(accepted)s image; "
+                               "SVG can carry scripts): export it as PNG or JPEG and upload that",
+                          code="upload.svg", field="file", accepted=ACCEPTED)
+    raise IngestError(415, "got %(what)s, not an image; expected a %(accepted)s image", code="upload.not_image",
+                      field="file", what=what, accepted=ACCEPTED)
 
 
 def _video_kind(data: bytes) -> str | None:
@@ -179,20 +186,20 @@ def _video_kind(data: bytes) -> str | None:
         brand = data[8:12]
         if brand in _HEIF_BRANDS or brand in _AUDIO_BRANDS:
             return None
-        return "a QuickTime (MOV) video" if brand == b"qt  " else "an MP4 video"
+        return N_("a QuickTime (MOV) video") if brand == b"qt  " else N_("an MP4 video")
     if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
-        return "an AVI video"
+        return N_("an AVI video")
     if len(data) > 376 and data[0] == data[188] == data[376] == 0x47:  # MPEG-TS: a sync byte every 188
-        return "an MPEG-TS video"
+        return N_("an MPEG-TS video")
     return next((name for magic, name in _VIDEOS if data.startswith(magic)), None)
 
 
 def _other_image_kind(data: bytes) -> str | None:
     """The name of an image (or document or audio) format we do not take, or None."""
     if data[4:8] == b"ftyp":
-        return "a HEIC/AVIF image" if data[8:12] in _HEIF_BRANDS else "an audio file (M4A)"
+        return N_("a HEIC/AVIF image") if data[8:12] in _HEIF_BRANDS else N_("an audio file (M4A)")
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        return "an audio file (WAV)"
+        return N_("an audio file (WAV)")
     return next((name for magic, name in _OTHER_IMAGES if data.startswith(magic)), None)
 
 
@@ -200,17 +207,17 @@ def _text_kind(data: bytes) -> str:
     """What a file that is no known binary format seems to be, for the refusal message."""
     head = data[:4096].lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n").replace(b"\x00", b"").lower()
     if b"<svg" in head:
-        return "an SVG drawing"
+        return N_("an SVG drawing")
     if head.startswith((b"<!doctype html", b"<html")) or b"<script" in head:
-        return "an HTML page"
+        return N_("an HTML page")
     if head.startswith(b"<?xml"):
-        return "an XML document"
+        return N_("an XML document")
     try:
         data[:4096].decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.start < min(len(data), 4096) - 3:  # not merely a character cut in two at the slice's end
-            return "unrecognised binary data"
-    return "a text file"
+            return N_("unrecognised binary data")
+    return N_("a text file")
 
 
 def webp_is_lossless(data: bytes | BinaryIO) -> bool:
@@ -260,18 +267,21 @@ def _decode(stream: BinaryIO, fmt: str, max_pixels: int
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
-        got = f"{int(found[1]):,} pixels" if found else "more pixels than Pillow allows"
-        raise IngestError(413, f"image too large: got {got}, expected at most {limit:,}") from None
+        got = f"{int(found[1]):,} pixels" if found else N_("more pixels than Pillow allows")
+        raise IngestError(413, "image too large: got %(got)s, expected at most %(limit)s", code="upload.pixels",
+                          field="file", got=got, limit=f"{limit:,}") from None
     except UnidentifiedImageError:
-        raise IngestError(400, f"broken {_LABELS[fmt]} file: it starts like one but its header is unreadable; "
-                               "expected a complete, undamaged image") from None
+        raise IngestError(400, "broken %(format)s file: it starts like one but its header is unreadable; expected a "
+                               "complete, undamaged image", code="upload.broken", field="file",
+                          format=_LABELS[fmt]) from None
     except MemoryError:
         raise
     except Exception as exc:
         # Hostile input fails decoders in many ways (OSError, SyntaxError, ValueError, EOFError,
         # struct.error, ...); each means the file cannot be shown.
-        raise IngestError(400, f"broken {_LABELS[fmt]} file: {str(exc) or type(exc).__name__}; "
-                               "expected a complete, undamaged image") from None
+        raise IngestError(400, "broken %(format)s file: %(why)s; expected a complete, undamaged image",
+                          code="upload.broken", field="file", format=_LABELS[fmt],
+                          why=str(exc) or type(exc).__name__) from None
 
 
 def _factor(size: tuple[int, int]) -> int:
@@ -308,10 +318,12 @@ def _reduce(image: Image.Image, factor: int) -> Image.Image:
 def _check_pixels(size: tuple[int, int], limit: int) -> None:
     width, height = size
     if width < 1 or height < 1:
-        raise IngestError(400, f"image has no pixels: got {width}x{height}")
+        raise IngestError(400, "image has no pixels: got %(size)s", code="upload.no_pixels", field="file",
+                          size=f"{width}x{height}")
     if width * height > limit:
-        raise IngestError(413, f"image too large: got {width}x{height} = {width * height:,} pixels, "
-                               f"expected at most {limit:,}")
+        raise IngestError(413, "image too large: got %(size)s = %(pixels)s pixels, expected at most %(limit)s",
+                          code="upload.pixels", field="file", size=f"{width}x{height}",
+                          pixels=f"{width * height:,}", limit=f"{limit:,}")
 
 
 def _clean(image: Image.Image, fmt: str) -> tuple[Image.Image, list[str]]:
@@ -323,8 +335,9 @@ def _clean(image: Image.Image, fmt: str) -> tuple[Image.Image, list[str]]:
         return _final_mode(image), turned + converted
     except Exception as exc:
         # Unusual modes from hostile or exotic files (LAB JPEGs, say) can fail to convert: a 4xx, not a 500.
-        raise IngestError(400, f"unsupported {_LABELS[fmt]} pixel data: {str(exc) or type(exc).__name__}; "
-                               "expected an RGB, greyscale, palette or CMYK image") from None
+        raise IngestError(400, "unsupported %(format)s pixel data: %(why)s; expected an RGB, greyscale, palette or "
+                               "CMYK image", code="upload.pixel_data", field="file", format=_LABELS[fmt],
+                          why=str(exc) or type(exc).__name__) from None
 
 
 def _lossless_source(fmt: str, stream: BinaryIO) -> bool:

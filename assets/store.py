@@ -23,9 +23,11 @@ class StoreError(Problem):
 def check_name(sha256: str, ext: str) -> None:
     """Refuse anything but a lowercase sha256 and a known extension: names never come from users."""
     if not _SHA.match(sha256):
-        raise StoreError(f"bad media name: got {sha256!r}, expected 64 lowercase hex digits")
+        raise StoreError("bad media name: got %(got)s, expected 64 lowercase hex digits", code="media.name",
+                         got=repr(sha256))
     if ext not in EXTENSIONS:
-        raise StoreError(f"bad media extension: got {ext!r}, expected one of {', '.join(EXTENSIONS)}")
+        raise StoreError("bad media extension: got %(got)s, expected one of %(expected)s", code="media.extension",
+                         got=repr(ext), expected=list(EXTENSIONS))
 
 
 class MediaStore(Protocol):
