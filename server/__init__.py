@@ -111,6 +111,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         health,
         i18n,
         monitoring,
+        pages,
         pairing,
         player,
         preview,
@@ -125,6 +126,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     i18n.init_app(app)
     auth.init_app(app)
     security.init_app(app)
+    pages.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(player.bp)
     app.register_blueprint(webplayer.bp)

@@ -1,0 +1,39 @@
+"""What every page for people shares: the favicon, the header's navigation and the language switch.
+
+Each blueprint may add its own context; this gives every page (console, preview, monitoring, reports, login and
+account pages alike) the same header, so the base layout (templates/staff/base.html) reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, request, send_from_directory, url_for
+
+from .auth import current_staff
+from .console import SECTIONS
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The Bluezone-blue screen mark (a PNG, which every browser takes at this address)."""
+    return send_from_directory(current_app.static_folder, "favicon.png", mimetype="image/png", max_age=86400)
+
+
+def in_language(code: str) -> str:
+    """This page's address in another language: the same view and query, with ?lang=code."""
+    if request.endpoint is None or request.url_rule is None or "GET" not in request.url_rule.methods:
+        return f"?lang={code}"
+    args = {k: v for k, v in request.args.items() if k != "lang"}
+    return url_for(request.endpoint, **(request.view_args or {}), **args, lang=code)
+
+
+def _header() -> dict:
+    staff = current_staff()
+    return {"nav_sections": [(e, label) for e, label, role in SECTIONS if staff and staff.can(role)],
+            "in_language": in_language}
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.context_processor(_header)
