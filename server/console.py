@@ -61,6 +61,7 @@ from .auth import actor, current_staff, require
 from .db import get_session, get_store
 from .errors import error_response
 from .forms import FormError, PlaylistForm, PosterForm, ReminderForm, ScheduleForm, TakeoverForm
+from .i18n import when
 from .player import now
 from .scope import viewer_scope, visible_media
 
@@ -101,18 +102,12 @@ def _nav() -> dict:
 
 
 @bp.app_template_filter("local")
-def _local(moment: datetime | None) -> str:
-    """A stored (UTC) instant as Huế wall time, for people."""
-    if moment is None:
-        return ""
-    return as_utc(moment).astimezone(ZoneInfo(DEFAULT_TZ)).strftime("%Y-%m-%d %H:%M")
+def _local(moment: datetime | None, seconds: bool = False) -> str:
+    """A stored (UTC) instant as the province's wall time in the reader's words ("10:07 ngày 27/11/2026")."""
+    return when(as_utc(moment), DEFAULT_TZ, seconds=seconds) if moment is not None else ""
 
 
-@bp.get("/")
-@require("operator")
-def home():
-    """The start page: what this person can do here."""
-    return render_template("staff/home.html", sections=_sections())
+# The home page (GET /staff/, "console.home") is the dashboard: server/dashboard.py.
 
 
 # --- one transaction per change ------------------------------------------------------------------------------
