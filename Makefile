@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-postgres lint bench bench-render bench-poll bench-scale contact-sheet translations clean
+.PHONY: run test test-postgres lint bench bench-render bench-poll bench-scale bench-dashboard contact-sheet translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench: bench-render bench-poll bench-scale
 
 bench-render: $(VENV)/.installed
 	$(BIN)/python bench/bench_render.py
+
+# The console's home page: median of 20 loads on the demo network and on the demo plus 1,000 generated screens.
+bench-dashboard: $(VENV)/.installed
+	$(BIN)/python bench/bench_dashboard.py
 
 # Needs wrk (Debian's package): installed here when missing, as root on Debian.
 bench-poll: $(VENV)/.installed

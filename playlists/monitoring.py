@@ -11,6 +11,7 @@ gaps (one lost heartbeat is normal on a flaky mobile link), "late" up to five ga
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ LATE_AFTER_GAPS = 2
 OFFLINE_AFTER_GAPS = 5
 # A heartbeat sent as the item changes may name either neighbour; this much either side is not "out of step".
 STEP_TOLERANCE = timedelta(seconds=2)
+# Heartbeats of screens under the same rules this close together are checked against one resolved timeline.
+_BEAT_STRETCH = timedelta(minutes=10)
+_ONE_US = timedelta(microseconds=1)
 STATES = ("offline", "never", "late", "online")  # the order dashboards list them in: trouble first
 
 
@@ -107,13 +111,38 @@ class ScreenState:
             and self.reported_item != self.expected_item
 
 
-def _expected(network: Network, screen: ScreenEntry, item: str, at: datetime) -> str | None:
-    try:
-        rules = network.rules_for(screen)
-    except RuleError:
-        return None
-    keys = [resolve_now(rules, moment).item.key for moment in (at, at - STEP_TOLERANCE, at + STEP_TOLERANCE)]
-    return item if item in keys else keys[0]
+def _expected(network: Network, beats: list[tuple[ScreenEntry, str, datetime]]) -> dict[str, str | None]:
+    """For each (screen, reported item, heartbeat instant): the item the resolver says was on screen then, or the
+    reported one if it was on within STEP_TOLERANCE either side; None when the screen has nothing rendered.
+
+    One timeline is resolved per rule set and stretch of heartbeats (screens under the same rules that were
+    seen within _BEAT_STRETCH of each other), not three instants per screen: a thousand screens under a few
+    rule sets cost a few resolutions. The answer at an instant never depends on where a query starts."""
+    by_rules: dict[tuple, list[tuple[datetime, ScreenEntry, str]]] = defaultdict(list)
+    for screen, item, seen in beats:
+        by_rules[screen.rules_key].append((seen, screen, item))
+    out: dict[str, str | None] = {}
+    for group in by_rules.values():
+        group.sort(key=lambda beat: beat[0])
+        i = 0
+        while i < len(group):
+            j = i + 1
+            while j < len(group) and group[j][0] - group[i][0] <= _BEAT_STRETCH:
+                j += 1
+            try:
+                segments = resolve(network.rules_for(group[i][1]), group[i][0] - STEP_TOLERANCE,
+                                   group[j - 1][0] + STEP_TOLERANCE + _ONE_US)
+            except RuleError:
+                out.update((screen.id, None) for _seen, screen, _item in group[i:j])
+                i = j
+                continue
+            starts = [segment.start for segment in segments]
+            for seen, screen, item in group[i:j]:
+                keys = [segments[bisect_right(starts, moment) - 1].item.key
+                        for moment in (seen, seen - STEP_TOLERANCE, seen + STEP_TOLERANCE)]
+                out[screen.id] = item if item in keys else keys[0]
+            i = j
+    return out
 
 
 def screen_states(session: Session, network: Network, screens: Iterable[ScreenEntry], now: datetime,
@@ -122,6 +151,8 @@ def screen_states(session: Session, network: Network, screens: Iterable[ScreenEn
     screens = list(screens)
     rows = {r.screen_id: r for r in session.scalars(
         select(ScreenStatus).where(ScreenStatus.screen_id.in_([s.id for s in screens])))}
+    expected = _expected(network, [(s, rows[s.id].item, as_utc(rows[s.id].last_seen_at)) for s in screens
+                                   if s.id in rows])
     out = []
     for screen in screens:
         row = rows.get(screen.id)
@@ -134,7 +165,7 @@ def screen_states(session: Session, network: Network, screens: Iterable[ScreenEn
         except ValueError:
             status = {}
         out.append(ScreenState(screen, state_at(seen, now, limits), seen, row.player_version, row.item,
-                               _expected(network, screen, row.item, seen), status))
+                               expected[screen.id], status))
     return out
 
 
