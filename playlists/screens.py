@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from renderer.errors import Problem
+from renderer.errors import N_, Problem, term
 from renderer.profiles import CATALOG
 from renderer.spec import bad_character
 
@@ -147,16 +147,20 @@ def screen_in_service(session: Session, screen_id: object) -> Screen:
     return screen
 
 
+_WORDS = {"label_vi": N_("name in Vietnamese"), "label_en": N_("name in English")}
+
+
 def _text(field: str, value: object, limit: int = MAX_LABEL) -> str:
     """One line of printable text (stripped), at most limit characters; refused otherwise, naming field."""
+    what = _WORDS.get(field) or term(field)
     if not isinstance(value, str):
-        raise ScreenError("%(field)s must be text", code="text.not_text", field=field)
+        raise ScreenError("%(what)s must be text", code="text.not_text", field=field, what=what)
     if len(value) > limit:
-        raise ScreenError("%(field)s is too long: %(count)s characters, at most %(limit)s",
-                          code="text.too_long", field=field, count=len(value), limit=limit)
+        raise ScreenError("%(what)s is too long: %(count)s characters, at most %(limit)s",
+                          code="text.too_long", field=field, what=what, count=len(value), limit=limit)
     if bad := bad_character(value, keep=""):
-        raise ScreenError("%(field)s: got %(bad)s, expected one line of printable text", code="text.bad_character",
-                          field=field, bad=bad)
+        raise ScreenError("%(what)s: got %(bad)s, expected one line of printable text; type it again without it",
+                          code="text.bad_character", field=field, what=what, bad=bad)
     return value.strip()
 
 
@@ -228,7 +232,7 @@ def check_group_name(name: object) -> str:
 
 
 def group_by_id(session: Session, group_id: object) -> Group:
-    group = session.get(Group, group_id) if isinstance(group_id, int) else None
+    group = session.get(Group, group_id) if isinstance(group_id, int) and 0 < group_id < 2**31 else None
     if group is None:
         raise ScreenError("there is no group %(id)s", code="group.unknown", field="id", id=str(group_id)[:20])
     return group
@@ -263,7 +267,7 @@ def ensure_site(session: Session, name: str, district: str, now: datetime) -> Si
 
 
 def site_by_id(session: Session, site_id: object) -> Site:
-    site = session.get(Site, site_id) if isinstance(site_id, int) else None
+    site = session.get(Site, site_id) if isinstance(site_id, int) and 0 < site_id < 2**31 else None
     if site is None:
         raise ScreenError("there is no site %(id)s", code="site.unknown", field="id", id=str(site_id)[:20])
     return site

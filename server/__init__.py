@@ -105,6 +105,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         api,
         auth,
         console,
+        console_screens,  # noqa: F401 - registers the Screens, Groups, Sites and pairing pages on console.bp
         dashboard,  # noqa: F401 - registers the console's home page on console.bp
         db,
         errors,

@@ -1,4 +1,6 @@
-"""Pairing endpoints: a player without a token asks for a code, shows it, and claims its token once approved."""
+"""Pairing endpoints: a player without a token asks for a code, shows it, and claims its token once approved.
+
+Staff approve a code on the console's pairing page (/staff/pair?code=..., server/console_screens.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import io
 from datetime import timedelta
 
 import qrcode
-from flask import Blueprint, Response, current_app, jsonify, render_template_string, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from playlists.pairing import (
     ClaimThrottled,
@@ -17,7 +19,6 @@ from playlists.pairing import (
     claim_pairing,
     client_key,
     display_code,
-    normalise_code,
     note_claim_failure,
     open_pairing,
     start_pairing,
@@ -70,7 +71,7 @@ def start():
     session.commit()
     code = display_code(pairing.code)
     return {"code": code, "expires_in_s": int(rules.lifetime.total_seconds()), "poll_after_s": POLL_AFTER_S,
-            "approve_url": url_for("pairing.approve_hint", code=code)}, 201
+            "approve_url": url_for("console.pair", code=code)}, 201
 
 
 @bp.post("/api/v1/pairings/<code>/claim")
@@ -106,29 +107,7 @@ def qr(code: str):
         code = display_code(open_pairing(get_session(), code, now()).code)
     except PairingError as exc:
         return error_response(404, str(exc))
-    image = qrcode.make(url_for("pairing.approve_hint", code=code, _external=True), border=4, box_size=8)
+    image = qrcode.make(url_for("console.pair", code=code, _external=True), border=4, box_size=8)
     buf = io.BytesIO()
     image.save(buf, "PNG")
     return Response(buf.getvalue(), mimetype="image/png", headers={"Cache-Control": "no-store"})
-
-
-@bp.get("/staff/pair")
-def approve_hint():
-    """How to approve a code (the staff console will add a form here)."""
-    code = request.args.get("code", "")
-    try:
-        code = display_code(normalise_code(code))
-    except PairingError:
-        code = "CODE"
-    return render_template_string(_APPROVE_PAGE, code=code)
-
-
-_APPROVE_PAGE = """<!doctype html>
-<html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Pair a screen {{ code }}</title>
-<h1>Pair the screen showing {{ code }}</h1>
-<p>On the server, run:</p>
-<pre>signage screen pair {{ code }} --id SCREEN_ID</pre>
-<p>with the id of a screen registered with <code>signage screen add</code>. The player starts within seconds.</p>
-</html>
-"""

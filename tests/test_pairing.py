@@ -104,9 +104,29 @@ def test_the_qr_code_carries_the_approval_link(app, client):
     assert client.get("/api/v1/pairings/ABC-DEF/qr.png").status_code == 404
 
 
-def test_the_approval_page_says_what_to_run(app, client):
+def test_the_approval_page_needs_a_login_and_keeps_the_code(app, client):
     r = client.get("/staff/pair?code=k7m4qx")
-    assert r.status_code == 200 and b"signage screen pair K7M-4QX --id SCREEN_ID" in r.data
+    assert r.status_code == 302 and "/staff/login" in r.headers["Location"]
+    assert "code%3Dk7m4qx" in r.headers["Location"] or "code=k7m4qx" in r.headers["Location"]
+
+
+def test_a_code_approved_on_the_console_page_gives_the_player_its_token(app, client):
+    from playlists.users import add_user
+
+    with app.app_context():
+        add_user(get_session(), "binh", "staff", NOW, password="correct horse battery")
+        get_session().commit()
+    app.config["WTF_CSRF_ENABLED"] = False
+    code = start(client)["code"]
+    staff = app.test_client()
+    assert staff.post("/staff/login", data={"username": "binh", "password": "correct horse battery"}).status_code == 302
+    page = staff.get(f"/staff/pair?code={code.lower()}&lang=vi").get_data(as_text=True)
+    assert code in page and "Ghép nối màn hình" in page
+    r = staff.post("/staff/pair", data={"code": code, "mode": "existing", "screen": "bx-bac-1"})
+    assert r.status_code == 200 and "bx-bac-1" in r.get_data(as_text=True)
+    token = claim(client, code).get_json()["token"]
+    ok = client.get("/api/v1/screens/bx-bac-1/manifest", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code in (200, 503)
 
 
 def test_open_codes_are_bounded(app, client):

@@ -22,7 +22,7 @@ PASSWORD = "correct horse battery"
 # Endpoints anyone may call (their own checks decide the rest).
 OPEN = {
     "static", "health.healthz", "health.metrics", "auth.login", "auth.logout", "player.media",
-    "pairing.start", "pairing.claim", "pairing.qr", "pairing.approve_hint", "api.openapi", "go.scan",
+    "pairing.start", "pairing.claim", "pairing.qr", "api.openapi", "go.scan", "pages.favicon",
 }
 # Endpoints for players: their device token, nothing else.
 DEVICE = {"player.manifest", "player.now_png", "player.heartbeat", "player.plays"}
