@@ -20,6 +20,7 @@ from assets.derive import FITS, fit_image
 from assets.ingest import Ingested
 from assets.store import MediaStore
 from renderer import PosterSpec, RenderError, encode, get_profile, render_poster
+from renderer.errors import N_, Term
 from renderer.spec import bad_character, has_visible
 
 from .models import (
@@ -73,34 +74,42 @@ def _check(build) -> None:
     try:
         build()
     except RuleError as exc:
-        raise ContentError(str(exc)) from None
+        raise ContentError(exc.text, exc.code, exc.field, **exc.params) from None
 
 
-def check_name(what: str, value: object, *, required: bool = True, max_length: int = MAX_NAME) -> str:
+def check_name(what: str, value: object, *, required: bool = True, max_length: int = MAX_NAME,
+               field: str | None = None) -> str:
     """Return a one-line name stripped of outer spaces; refuse non-text, control characters, lone surrogates,
     more than max_length characters, and (when required, or when given at all) no visible character."""
     if not isinstance(value, str):
-        raise ContentError(f"{what}: got {value!r:.60}, expected text")
+        raise ContentError("%(what)s: got %(value)s, expected text", code="text.type", field=field, what=Term(what),
+                           value=f"{value!r:.60}")
     if len(value) > max_length:
-        raise ContentError(f"{what}: got {len(value)} characters, expected at most {max_length}")
+        raise ContentError("%(what)s: got %(length)s characters, expected at most %(limit)s; shorten it",
+                           code="text.too_long", field=field, what=Term(what), length=len(value), limit=max_length)
     if bad := bad_character(value, keep=""):
-        raise ContentError(f"{what}: got {bad}, expected one line of printable text")
+        raise ContentError("%(what)s: got %(bad)s, expected one line of printable text", code="text.bad_character",
+                           field=field, what=Term(what), bad=bad)
     name = value.strip()
     if (required or name) and not has_visible(name):
-        raise ContentError(f"{what}: got {value!r:.60}, expected at least one visible character")
+        raise ContentError("%(what)s: got %(value)s, expected at least one visible character", code="text.empty",
+                           field=field, what=Term(what), value=f"{value!r:.60}")
     return name
 
 
-def check_id(what: str, value: object) -> int:
+def check_id(what: str, value: object, field: str | None = None) -> int:
     """Return value if it can be a record id (1 to 2**31 - 1); refuse anything else, bools included."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise ContentError(f"{what}: got {value!r:.60}, expected a record id from 1 to {MAX_ID}")
+        raise ContentError("%(what)s: got %(value)s, expected a record id from 1 to %(max)s", code="record.id",
+                           field=field, what=Term(what), value=f"{value!r:.60}", max=MAX_ID)
     return value
 
 
-def _check_int(what: str, value: object, low: int, high: int) -> int:
+def _check_int(what: str, value: object, low: int, high: int, field: str | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ContentError(f"{what}: got {value!r:.60}, expected an integer from {low} to {high}")
+        raise ContentError("%(what)s: got %(value)s, expected an integer from %(low)s to %(high)s",
+                           code="number.out_of_range", field=field, what=Term(what), value=f"{value!r:.60}",
+                           low=low, high=high)
     return value
 
 
@@ -108,17 +117,22 @@ def check_content(session: Session, content: str) -> None:
     """Refuse a content reference that is malformed or names no poster or image: 'poster:<id>',
     'asset:<sha256>' (letterboxed) or 'asset:<sha256>:cover' (cropped to fill)."""
     if not isinstance(content, str):
-        raise ContentError(f"content: got {content!r}, expected 'poster:<id>' or 'asset:<sha256>[:cover]'")
+        raise ContentError("content: got %(content)s, expected 'poster:<id>' or 'asset:<sha256>[:cover]'",
+                           code="content.malformed", field="content", content=repr(content))
     if m := _POSTER.match(content):
         if session.get(Poster, int(m.group(1))) is None:
-            raise ContentError(f"content: got {content!r}, but there is no poster {m.group(1)}")
+            raise ContentError("There is no poster %(id)s (content %(content)s): choose a poster from the list",
+                               code="content.no_poster", field="content", id=m.group(1), content=repr(content))
         return
     if m := _ASSET.match(content):
         media = session.get(Media, m.group(1))
         if media is None or media.kind != "image":
-            raise ContentError(f"content: got {content!r}, but no uploaded image has that sha256")
+            raise ContentError("content: got %(content)s, but no uploaded image has that sha256; upload the image "
+                               "first or choose another", code="content.no_image", field="content",
+                               content=repr(content))
         return
-    raise ContentError(f"content: got {content!r}, expected 'poster:<id>' or 'asset:<sha256>[:cover]'")
+    raise ContentError("content: got %(content)s, expected 'poster:<id>' or 'asset:<sha256>[:cover]'",
+                       code="content.malformed", field="content", content=repr(content))
 
 
 def _spec(spec: PosterSpec | dict) -> PosterSpec:
@@ -126,7 +140,7 @@ def _spec(spec: PosterSpec | dict) -> PosterSpec:
         spec = spec if isinstance(spec, PosterSpec) else PosterSpec.from_dict(spec)
         spec.resolved()
     except RenderError as exc:
-        raise ContentError(f"poster: {exc}") from None
+        raise ContentError(exc.text, exc.code, exc.field, **exc.params) from None
     return spec
 
 
@@ -134,7 +148,7 @@ def add_poster(session: Session, spec: PosterSpec | dict, now: datetime, *, name
                is_default: bool = False) -> Poster:
     """Store a poster spec (checked, not yet rendered: see sync_renditions)."""
     spec = _spec(spec)
-    name = check_name("poster name", name, required=False)
+    name = check_name(N_("poster name"), name, required=False, field="name")
     poster = Poster(name=name or spec.resolved().headline[:MAX_NAME], spec_json=json.dumps(spec.to_dict()),
                     is_default=is_default, created_at=now, updated_at=now)
     session.add(poster)
@@ -144,9 +158,10 @@ def add_poster(session: Session, spec: PosterSpec | dict, now: datetime, *, name
 
 def update_poster(session: Session, poster_id: int, spec: PosterSpec | dict, now: datetime) -> Poster:
     """Change what a poster says; its old images stay in the store but no longer play."""
-    poster = session.get(Poster, check_id("poster id", poster_id))
+    poster = session.get(Poster, check_id(N_("poster id"), poster_id))
     if poster is None:
-        raise ContentNotFound(f"poster: got id {poster_id!r}, but there is no such poster")
+        raise ContentNotFound("poster: got id %(id)s, but there is no such poster", code="poster.not_found",
+                              id=repr(poster_id))
     poster.spec_json, poster.updated_at = json.dumps(_spec(spec).to_dict()), now
     session.execute(delete(Rendition).where(Rendition.content == f"poster:{poster_id}"))
     return poster
@@ -162,26 +177,30 @@ def default_poster(session: Session, now: datetime) -> Poster:
 
 def _items(session: Session, items: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
     if not items:
-        raise ContentError("playlist items: got none, expected at least one (content, duration_s)")
+        raise ContentError("The playlist is empty: expected at least one item (content and seconds); add an item",
+                           code="playlist.empty", field="items")
     if len(items) > MAX_ITEMS:
-        raise ContentError(f"playlist items: got {len(items)}, expected at most {MAX_ITEMS}")
+        raise ContentError("playlist items: got %(count)s, expected at most %(max)s", code="playlist.too_many",
+                           field="items", count=len(items), max=MAX_ITEMS)
     checked = []
     for entry in items:
         try:
             content, duration_s = entry
         except (TypeError, ValueError):
-            raise ContentError(f"playlist item: got {entry!r}, expected (content, duration_s)") from None
+            raise ContentError("playlist item: got %(entry)s, expected (content, duration_s)",
+                               code="playlist.item", field="items", entry=repr(entry)) from None
         check_content(session, content)
-        _check_int(f"item {content} duration_s", duration_s, 1, MAX_DURATION_S)
+        _check_int(f"item {content} duration_s", duration_s, 1, MAX_DURATION_S, field="duration")
         checked.append((content, duration_s))
     return checked
 
 
 def add_playlist(session: Session, name: str, items: Sequence[tuple[str, int]]) -> PlaylistRow:
     """A named playlist of (content, duration_s) items, played in order."""
-    name = check_name("playlist name", name)
+    name = check_name(N_("playlist name"), name, field="name")
     if session.scalar(select(PlaylistRow.id).where(PlaylistRow.name == name)) is not None:
-        raise ContentError(f"playlist name: got {name!r}, but a playlist has that name already")
+        raise ContentError("A playlist named %(name)s exists already: choose another name",
+                           code="playlist.name_taken", field="name", name=repr(name))
     checked = _items(session, items)
     playlist = PlaylistRow(name=name, items=[
         PlaylistItem(position=i, content=c, duration_s=d) for i, (c, d) in enumerate(checked)
@@ -193,9 +212,10 @@ def add_playlist(session: Session, name: str, items: Sequence[tuple[str, int]]) 
 
 def set_playlist_items(session: Session, playlist_id: int, items: Sequence[tuple[str, int]]) -> PlaylistRow:
     """Replace a playlist's items."""
-    playlist = session.get(PlaylistRow, check_id("playlist id", playlist_id))
+    playlist = session.get(PlaylistRow, check_id(N_("playlist id"), playlist_id))
     if playlist is None:
-        raise ContentNotFound(f"playlist: got id {playlist_id!r}, but there is no such playlist")
+        raise ContentNotFound("playlist: got id %(id)s, but there is no such playlist", code="playlist.not_found",
+                              id=repr(playlist_id))
     checked = _items(session, items)
     playlist.items = [PlaylistItem(position=i, content=c, duration_s=d) for i, (c, d) in enumerate(checked)]
     session.flush()
@@ -204,13 +224,14 @@ def set_playlist_items(session: Session, playlist_id: int, items: Sequence[tuple
 
 def delete_playlist(session: Session, playlist_id: int) -> None:
     """Remove a playlist; refuses one that a schedule still plays."""
-    playlist = session.get(PlaylistRow, check_id("playlist id", playlist_id))
+    playlist = session.get(PlaylistRow, check_id(N_("playlist id"), playlist_id))
     if playlist is None:
-        raise ContentNotFound(f"playlist: got id {playlist_id!r}, but there is no such playlist")
+        raise ContentNotFound("playlist: got id %(id)s, but there is no such playlist", code="playlist.not_found",
+                              id=repr(playlist_id))
     used = session.scalars(select(ScheduleRow.id).where(ScheduleRow.playlist_id == playlist_id)).all()
     if used:
-        raise ContentError(f"playlist {playlist_id} is played by schedule(s) {', '.join(map(str, used))}: "
-                           "delete those first")
+        raise ContentError("Playlist %(id)s is played by schedule(s) %(schedules)s: delete those schedules first",
+                           code="playlist.in_use", id=playlist_id, schedules=[str(u) for u in used])
     session.delete(playlist)
 
 
@@ -218,22 +239,27 @@ def delete_rule(session: Session, kind: type, rule_id: int) -> None:
     """Remove a schedule or reminder (ScheduleRow or ReminderRow) by id."""
     row = session.get(kind, check_id(f"{kind.__tablename__[:-1]} id", rule_id))
     if row is None:
-        raise ContentNotFound(f"{kind.__tablename__[:-1]}: got id {rule_id!r}, but there is none")
+        raise ContentNotFound("%(what)s: got id %(id)s, but there is none", code="rule.not_found",
+                              what=Term(kind.__tablename__[:-1]), id=repr(rule_id))
     session.delete(row)
 
 
 def _targets(session: Session, rule, screens: Iterable[str], groups: Iterable[str], everywhere: bool) -> None:
     screens, groups = _names("screens", screens), _names("groups", groups)
     if not isinstance(everywhere, bool):
-        raise ContentError(f"everywhere: got {everywhere!r}, expected true or false")
+        raise ContentError("everywhere: got %(value)s, expected true or false", code="targets.everywhere",
+                           field="everywhere", value=repr(everywhere))
     if not (screens or groups or everywhere):
-        raise ContentError("targets: got no screens, no groups and everywhere false, expected at least one target")
+        raise ContentError("Choose where it plays: got no screens, no groups and not everywhere, expected at least "
+                           "one target", code="targets.none", field="targets")
     found = {s.id: s for s in session.scalars(select(Screen).where(Screen.id.in_(screens)))}
     if missing := [s for s in screens if s not in found]:
-        raise ContentError(f"screens: got unknown {', '.join(map(repr, missing))}")
+        raise ContentError("screens: got unknown %(names)s; choose screens from the list", code="targets.screens",
+                           field="screens", names=[repr(m) for m in missing])
     named = {g.name: g for g in session.scalars(select(Group).where(Group.name.in_(groups)))}
     if missing := [g for g in groups if g not in named]:
-        raise ContentError(f"groups: got unknown {', '.join(map(repr, missing))}")
+        raise ContentError("groups: got unknown %(names)s; choose groups from the list", code="targets.groups",
+                           field="groups", names=[repr(m) for m in missing])
     rule.screens = [found[s] for s in screens]
     rule.groups = [named[g] for g in groups]
     rule.everywhere = everywhere
@@ -242,11 +268,13 @@ def _targets(session: Session, rule, screens: Iterable[str], groups: Iterable[st
 def _names(what: str, values: Iterable[str]) -> list[str]:
     """Screen ids or group names, each once, checked as text before they reach a query."""
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        raise ContentError(f"{what}: got {values!r:.60}, expected a list of names")
+        raise ContentError("%(what)s: got %(value)s, expected a list of names", code="targets.not_list", field=what,
+                           what=what, value=f"{values!r:.60}")
     values = list(dict.fromkeys(values))
     if len(values) > MAX_TARGETS:
-        raise ContentError(f"{what}: got {len(values)}, expected at most {MAX_TARGETS}")
-    return [check_name(f"{what} entry", v, max_length=64) for v in values]
+        raise ContentError("%(what)s: got %(count)s, expected at most %(max)s", code="targets.too_many", field=what,
+                           what=what, count=len(values), max=MAX_TARGETS)
+    return [check_name(f"{what} entry", v, max_length=64, field=what) for v in values]
 
 
 def add_schedule(session: Session, playlist_id: int, *, name: str = "", priority: int = 0,
@@ -255,11 +283,12 @@ def add_schedule(session: Session, playlist_id: int, *, name: str = "", priority
                  end_time: time | None = None, screens: Iterable[str] = (), groups: Iterable[str] = (),
                  everywhere: bool = False) -> ScheduleRow:
     """Show a playlist on its targets; the rule's fields are checked as the resolver will read them."""
-    playlist = session.get(PlaylistRow, check_id("playlist_id", playlist_id))
+    playlist = session.get(PlaylistRow, check_id("playlist_id", playlist_id, field="playlist"))
     if playlist is None:
-        raise ContentError(f"playlist: got {playlist_id!r}, but there is no such playlist")
-    name = check_name("schedule name", name, required=False)
-    _check_int("priority", priority, -MAX_PRIORITY, MAX_PRIORITY)
+        raise ContentError("playlist: got %(id)s, but there is no such playlist; choose one from the list",
+                           code="playlist.not_found", field="playlist", id=repr(playlist_id))
+    name = check_name(N_("schedule name"), name, required=False, field="name")
+    _check_int("priority", priority, -MAX_PRIORITY, MAX_PRIORITY, field="priority")
     probe = Playlist(0, (Item("probe", 1),))
     _check(lambda: Schedule(0, probe, priority, start_date, end_date, weekdays, start_time, end_time))
     _check(lambda: check_year("start_date", start_date))
@@ -278,8 +307,8 @@ def add_reminder(session: Session, content: str, *, duration_s: int, every_min: 
                  groups: Iterable[str] = (), everywhere: bool = False) -> ReminderRow:
     """Show content for duration_s seconds every every_min minutes (from local midnight) on its targets."""
     check_content(session, content)
-    name = check_name("reminder name", name, required=False)
-    _check_int("duration_s", duration_s, 1, MAX_DURATION_S)
+    name = check_name(N_("reminder name"), name, required=False, field="name")
+    _check_int("duration_s", duration_s, 1, MAX_DURATION_S, field="duration")
     _check(lambda: Reminder(0, Item(content, duration_s), every_min, start_time, end_time))
     row = ReminderRow(name=name, content=content, duration_s=duration_s, every_min=every_min,
                       start_time=start_time, end_time=end_time)
@@ -297,7 +326,7 @@ def add_override(session: Session, content: str, *, start: datetime, end: dateti
     _check(lambda: check_aware("override end", end))
     _check(lambda: check_year("override start", start))
     _check(lambda: check_year("override end", end))
-    name = check_name("override name", name, required=False)
+    name = check_name(N_("override name"), name, required=False, field="name")
     _check(lambda: Override(0, Item(content, 1), start, end))
     # Stored in UTC: SQLite keeps no offset, so any other zone would come back shifted.
     row = OverrideRow(name=name, content=content, start=start.astimezone(UTC), end=end.astimezone(UTC))
@@ -309,9 +338,10 @@ def add_override(session: Session, content: str, *, start: datetime, end: dateti
 
 def end_override(session: Session, override_id: int, now: datetime) -> OverrideRow:
     """Stop an override now (or drop it, if it has not started); ending an ended one changes nothing."""
-    row = session.get(OverrideRow, check_id("override id", override_id))
+    row = session.get(OverrideRow, check_id(N_("override id"), override_id))
     if row is None:
-        raise ContentNotFound(f"override: got id {override_id!r}, but there is no such override")
+        raise ContentNotFound("override: got id %(id)s, but there is no such override", code="override.not_found",
+                              id=repr(override_id))
     _check(lambda: check_aware("now", now))
     if now <= as_utc(row.start):
         session.delete(row)
@@ -328,7 +358,8 @@ def _render(session: Session, store: MediaStore, content: str, profile_name: str
         try:
             rendered = render_poster(spec, profile)
         except RenderError as exc:
-            raise ContentError(f"poster {poster.id} ({poster.name}) on {profile_name}: {exc}") from None
+            raise ContentError("poster %(id)s (%(name)s) on %(profile)s: %(why)s", code=exc.code, field=exc.field,
+                               id=poster.id, name=poster.name, profile=profile_name, why=exc) from None
         report = {"text": rendered.report(), "qr_ok": rendered.qr is not None,
                   "scan_m": rendered.qr.scan_m if rendered.qr else None, "dropped": list(rendered.dropped)}
         return encode(rendered.image, "PNG", profile), report

@@ -95,9 +95,11 @@ def _check_range(rules: object, start: datetime, end: datetime) -> tuple[int, in
     _check_rules(rules)
     lo, hi = _check_instant("start", start), _check_instant("end", end)
     if lo >= hi:
-        raise ResolveError(f"range: got start {start.isoformat()} and end {end.isoformat()}, expected start < end")
+        raise ResolveError("The end must be after the start (%(end)s is not after %(start)s)",
+                           code="range.end_before_start", field="end", start=start, end=end)
     if hi - lo > MAX_RANGE // _ONE_US:
-        raise ResolveError(f"range: got {timedelta(microseconds=hi - lo)}, expected at most {MAX_RANGE.days} days")
+        raise ResolveError("range: got %(length)s, expected at most %(days)s days; choose a shorter range",
+                           code="range.too_long", length=str(timedelta(microseconds=hi - lo)), days=MAX_RANGE.days)
     return lo, hi
 
 
@@ -119,13 +121,15 @@ def now(rules: ScreenRules, at: datetime) -> Segment:
 
 def _check_rules(rules: object) -> None:
     if not isinstance(rules, ScreenRules):
-        raise ResolveError(f"rules: got {type(rules).__name__}, expected ScreenRules")
+        raise ResolveError("rules: got %(got)s, expected ScreenRules", code="rule.wrong_type",
+                           got=type(rules).__name__)
 
 
 def _check_instant(name: str, value: object) -> int:
     check_aware(name, value, ResolveError)
     if not _MIN_YEAR <= value.year <= _MAX_YEAR:
-        raise ResolveError(f"{name}: got year {value.year}, expected a year from {_MIN_YEAR} to {_MAX_YEAR}")
+        raise ResolveError("%(what)s: got year %(year)s, expected a year from %(min)s to %(max)s", code="rule.year",
+                           field=name, what=name, year=value.year, min=_MIN_YEAR, max=_MAX_YEAR)
     return _to_us(value)
 
 

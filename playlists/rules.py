@@ -29,19 +29,25 @@ class RuleError(Problem):
 def _check_int(what: str, value: object, minimum: int | None = None, maximum: int | None = None) -> None:
     # bool is an int subclass; True as a duration or an id is always a mistake.
     if not isinstance(value, int) or isinstance(value, bool):
-        raise RuleError(f"{what}: got {value!r}, expected an integer")
+        raise RuleError("%(what)s: got %(value)s, expected an integer", code="rule.not_integer", what=what,
+                        value=repr(value))
     if minimum is not None and value < minimum or maximum is not None and value > maximum:
-        bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-        raise RuleError(f"{what}: got {value!r}, expected an integer {bounds}")
+        if maximum is None:
+            raise RuleError("%(what)s: got %(value)s, expected an integer >= %(min)s", code="rule.out_of_range",
+                            what=what, value=repr(value), min=minimum)
+        raise RuleError("%(what)s: got %(value)s, expected an integer from %(min)s to %(max)s",
+                        code="rule.out_of_range", what=what, value=repr(value), min=minimum, max=maximum)
 
 
 def _check_time(what: str, value: object) -> time | None:
     if value is None:
         return None
     if not isinstance(value, time):
-        raise RuleError(f"{what}: got {value!r}, expected a datetime.time or None")
+        raise RuleError("%(what)s: got %(value)s, expected a datetime.time or None", code="rule.not_time", what=what,
+                        value=repr(value))
     if value.tzinfo is not None:
-        raise RuleError(f"{what}: got {value.isoformat()} with a time zone, expected a local wall time (no tzinfo)")
+        raise RuleError("%(what)s: got %(value)s with a time zone, expected a local wall time (no tzinfo)",
+                        code="rule.time_with_zone", what=what, value=value.isoformat())
     # An ambiguous wall time always means its first occurrence (see resolver), whatever fold says.
     return value.replace(fold=0)
 
@@ -49,27 +55,30 @@ def _check_time(what: str, value: object) -> time | None:
 def check_aware(what: str, value: object, error: type[RuleError] = RuleError) -> None:
     """Refuse anything but an aware datetime, raising error."""
     if not isinstance(value, datetime):
-        raise error(f"{what}: got {value!r}, expected an aware datetime")
+        raise error("%(what)s: got %(value)s, expected an aware datetime", code="rule.not_datetime", what=what,
+                    value=repr(value))
     if value.tzinfo is None or value.utcoffset() is None:
-        raise error(
-            f"{what}: got naive datetime {value.isoformat()}, expected an aware datetime (with a time zone)"
-        )
+        raise error("%(what)s: got naive datetime %(value)s, expected an aware datetime (with a time zone)",
+                    code="rule.naive_datetime", what=what, value=value.isoformat())
 
 
 def check_year(what: str, value: date | datetime | None, error: type[RuleError] = RuleError) -> None:
     """Refuse a date or instant outside MIN_YEAR..MAX_YEAR (None passes), raising error."""
     if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise error(f"{what}: got {value.isoformat()}, expected a year from {MIN_YEAR} to {MAX_YEAR}")
+        raise error("%(what)s: got %(value)s, expected a year from %(min)s to %(max)s", code="rule.year", what=what,
+                    value=value.isoformat(), min=MIN_YEAR, max=MAX_YEAR)
 
 
 def _as_tuple(what: str, value: object, kind: type) -> tuple:
     try:
         items = tuple(value)  # type: ignore[arg-type]
     except TypeError:
-        raise RuleError(f"{what}: got {value!r}, expected a sequence of {kind.__name__}") from None
+        raise RuleError("%(what)s: got %(value)s, expected a sequence of %(kind)s", code="rule.not_sequence",
+                        what=what, value=repr(value), kind=kind.__name__) from None
     for entry in items:
         if not isinstance(entry, kind):
-            raise RuleError(f"{what}: got {entry!r}, expected {kind.__name__}")
+            raise RuleError("%(what)s: got %(value)s, expected %(kind)s", code="rule.wrong_type", what=what,
+                            value=repr(entry), kind=kind.__name__)
     return items
 
 
@@ -77,7 +86,8 @@ def _check_unique_ids(what: str, rules: tuple) -> None:
     seen: set[int] = set()
     for rule in rules:
         if rule.id in seen:
-            raise RuleError(f"{what} ids: got {rule.id} twice, expected each id once (sources name rules by id)")
+            raise RuleError("%(what)s ids: got %(id)s twice, expected each id once (sources name rules by id)",
+                            code="rule.duplicate_id", what=what, id=rule.id)
         seen.add(rule.id)
 
 
@@ -90,7 +100,8 @@ class Item:
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key.strip():
-            raise RuleError(f"item key: got {self.key!r}, expected a non-empty string such as 'poster:3'")
+            raise RuleError("item key: got %(key)s, expected a non-empty string such as 'poster:3'",
+                            code="rule.item_key", key=repr(self.key))
         _check_int(f"item {self.key!r} duration_s", self.duration_s, minimum=1)
 
 
@@ -105,7 +116,8 @@ class Playlist:
         _check_int("playlist id", self.id)
         items = _as_tuple(f"playlist {self.id} items", self.items, Item)
         if not items:
-            raise RuleError(f"playlist {self.id} items: got none, expected at least one item")
+            raise RuleError("playlist %(id)s items: got none, expected at least one item", code="playlist.empty",
+                            field="items", id=self.id)
         object.__setattr__(self, "items", items)
 
     @property
@@ -135,25 +147,30 @@ class Schedule:
         _check_int("schedule id", self.id)
         what = f"schedule {self.id}"
         if not isinstance(self.playlist, Playlist):
-            raise RuleError(f"{what} playlist: got {self.playlist!r}, expected a Playlist")
+            raise RuleError("%(what)s playlist: got %(value)s, expected a Playlist", code="rule.wrong_type",
+                            what=what, value=repr(self.playlist))
         _check_int(f"{what} priority", self.priority)
         for name in ("start_date", "end_date"):
             value = getattr(self, name)
             # datetime is a date subclass; a datetime here would silently drop its time and zone.
             if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
-                raise RuleError(f"{what} {name}: got {value!r}, expected a datetime.date or None")
+                raise RuleError("%(what)s %(name)s: got %(value)s, expected a datetime.date or None",
+                                code="rule.not_date", what=what, name=name, value=repr(value))
         if self.start_date is not None and self.end_date is not None and self.end_date < self.start_date:
-            raise RuleError(
-                f"{what} dates: got end_date {self.end_date} before start_date {self.start_date}, "
-                "expected end_date >= start_date (end_date is inclusive)"
-            )
+            raise RuleError("The end date must not be before the start date (%(end)s is before %(start)s): choose "
+                            "an end date on or after the start date", code="schedule.end_before_start",
+                            field="end_date", start=self.start_date, end=self.end_date)
         try:
             weekdays = frozenset(self.weekdays)
         except TypeError:
-            raise RuleError(f"{what} weekdays: got {self.weekdays!r}, expected a set of 0..6 (0 = Monday)") from None
+            raise RuleError("%(what)s weekdays: got %(value)s, expected a set of 0..6 (0 = Monday)",
+                            code="schedule.weekdays", field="weekdays", what=what,
+                            value=repr(self.weekdays)) from None
         valid = all(isinstance(w, int) and not isinstance(w, bool) and 0 <= w <= 6 for w in weekdays)
         if not valid or not weekdays:
-            raise RuleError(f"{what} weekdays: got {sorted(weekdays, key=repr)}, expected a non-empty subset of 0..6")
+            raise RuleError("%(what)s weekdays: got %(value)s, expected a non-empty subset of 0..6",
+                            code="schedule.weekdays", field="weekdays", what=what,
+                            value=repr(sorted(weekdays, key=repr)))
         object.__setattr__(self, "weekdays", weekdays)
         object.__setattr__(self, "start_time", _check_time(f"{what} start_time", self.start_time))
         object.__setattr__(self, "end_time", _check_time(f"{what} end_time", self.end_time))
@@ -184,13 +201,14 @@ class Reminder:
         _check_int("reminder id", self.id)
         what = f"reminder {self.id}"
         if not isinstance(self.item, Item):
-            raise RuleError(f"{what} item: got {self.item!r}, expected an Item")
+            raise RuleError("%(what)s item: got %(value)s, expected an Item", code="rule.wrong_type", what=what,
+                            value=repr(self.item))
         _check_int(f"{what} every_min", self.every_min, minimum=1, maximum=MAX_EVERY_MIN)
         if self.item.duration_s >= self.every_min * 60:
-            raise RuleError(
-                f"{what} duration: got {self.item.duration_s} s, expected less than its period of "
-                f"{self.every_min * 60} s (every {self.every_min} min)"
-            )
+            raise RuleError("The reminder lasts too long for how often it comes: got %(duration)s s, expected less "
+                            "than its period of %(period)s s (every %(every)s min); show it for less time or less "
+                            "often", code="reminder.longer_than_period", field="duration",
+                            duration=self.item.duration_s, period=self.every_min * 60, every=self.every_min)
         object.__setattr__(self, "start_time", _check_time(f"{what} start_time", self.start_time))
         object.__setattr__(self, "end_time", _check_time(f"{what} end_time", self.end_time))
 
@@ -208,14 +226,14 @@ class Override:
         _check_int("override id", self.id)
         what = f"override {self.id}"
         if not isinstance(self.item, Item):
-            raise RuleError(f"{what} item: got {self.item!r}, expected an Item")
+            raise RuleError("%(what)s item: got %(value)s, expected an Item", code="rule.wrong_type", what=what,
+                            value=repr(self.item))
         check_aware(f"{what} start", self.start)
         check_aware(f"{what} end", self.end)
         # Compared in UTC: two datetimes of one ZoneInfo zone compare by wall time, wrong across a DST change.
         if not self.start.astimezone(UTC) < self.end.astimezone(UTC):
-            raise RuleError(
-                f"{what}: got start {self.start.isoformat()} and end {self.end.isoformat()}, expected start < end"
-            )
+            raise RuleError("The end must be after the start (%(end)s is not after %(start)s)",
+                            code="override.end_before_start", field="end", start=self.start, end=self.end)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -233,15 +251,16 @@ class ScreenRules:
 
     def __post_init__(self) -> None:
         if not isinstance(self.tz, str) or not self.tz:
-            raise RuleError(f"time zone: got {self.tz!r}, expected an IANA name such as {DEFAULT_TZ!r}")
+            raise RuleError("time zone: got %(tz)s, expected an IANA name such as %(example)s", code="screen.tz",
+                            field="tz", tz=repr(self.tz), example=repr(DEFAULT_TZ))
         try:
             ZoneInfo(self.tz)
         except (ZoneInfoNotFoundError, ValueError, OSError):
-            raise RuleError(
-                f"time zone: got {self.tz!r}, expected an IANA name such as {DEFAULT_TZ!r} or 'Europe/Berlin'"
-            ) from None
+            raise RuleError("time zone: got %(tz)s, expected an IANA name such as %(example)s or 'Europe/Berlin'",
+                            code="screen.tz", field="tz", tz=repr(self.tz), example=repr(DEFAULT_TZ)) from None
         if not isinstance(self.default, Item):
-            raise RuleError(f"default: got {self.default!r}, expected an Item (the screen is never blank)")
+            raise RuleError("default: got %(value)s, expected an Item (the screen is never blank)",
+                            code="rule.wrong_type", value=repr(self.default))
         for name, kind in (("schedules", Schedule), ("reminders", Reminder), ("overrides", Override)):
             rules = _as_tuple(name, getattr(self, name), kind)
             _check_unique_ids(name[:-1], rules)

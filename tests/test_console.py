@@ -367,7 +367,7 @@ def test_a_playlist_keeps_the_page_order_durations_and_fit(staff):
 
 
 @pytest.mark.parametrize(("fields", "says"), [
-    ({"content": [], "duration": [], "fit": []}, "got none"),
+    ({"content": [], "duration": [], "fit": []}, "The playlist is empty"),
     ({"content": ["poster:999"], "duration": ["10"], "fit": [""]}, "no poster 999"),
     ({"content": ["POSTER"], "duration": ["10"], "fit": [""]}, "expected 'poster:<id>'"),
     ({"content": ["{poster}"], "duration": ["ten"], "fit": [""]}, "expected whole seconds"),
@@ -486,7 +486,7 @@ def test_a_takeover_starts_now_says_when_screens_show_it_and_ends(staff):
     assert (row.start.replace(tzinfo=UTC), row.end.replace(tzinfo=UTC)) == (NOW, NOW + timedelta(minutes=30))
     assert staff.query(lambda s: s.get(Rendition, (f"{asset}:cover", "tv-1080p"))) is not None
     page = staff.page("/staff/takeover")
-    assert f'data-override="{row.id}"' in page and "2026-11-27 09:30" in page  # Huế time
+    assert f'data-override="{row.id}"' in page and "09:30 on 27/11/2026" in page  # Huế time
     assert staff.post(f"/staff/takeover/{row.id}/end").status_code == 302
     assert f'data-override="{row.id}"' not in staff.page("/staff/takeover")
     assert [e.target for e in audit_entries(staff, "override.start") + audit_entries(staff, "override.end")] == \

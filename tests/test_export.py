@@ -240,7 +240,7 @@ def test_content_the_panel_cannot_hold_is_refused_with_the_reason(session, store
     content.add_schedule(session, pl.id, groups=["tiny"])
     session.commit()  # not rendered: it cannot be, at 128x64
     with pytest.raises(ExportError, match=rf"{long} has no image at led-p5-small \(128x64\): the panel cannot hold "
-                                          r"it \(headline does not fit"):
+                                          r"it \(The headline does not fit"):
         build_usb_bundle(session, store, screen="tiny-1", day=DAY, now=NOW)
 
 
