@@ -151,4 +151,4 @@ def say(exc: BaseException, tz: str | ZoneInfo | None = None) -> str:
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, get_locale=get_locale, say=say)
-    app.jinja_env.filters.update(when=when, day=day, clock=clock, span=span)
+    app.jinja_env.filters.update(when=when, day=day, clock=clock, span=span, zone_name=lambda tz: zone_name(_zone(tz)))

@@ -6,6 +6,7 @@ answers 404, exactly as an unknown one, so ids of other sites cannot be probed.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -38,6 +39,33 @@ def nav() -> dict:
 
 
 bp.context_processor(nav)
+
+
+# Why a screen shows something, as the preview and the dashboard name it ("Lịch phát: Ban ngày").
+SOURCE_KINDS = {"schedule": _l("Schedule"), "reminder": _l("Reminder"), "override": _l("Emergency takeover")}
+
+
+def _words(text: str) -> set[str]:
+    return {w.casefold() for w in re.findall(r"\w+", text)}
+
+
+@bp.app_template_global("describe_source")
+def source_label(source: str, network=None) -> str:
+    """A segment's source in words: the kind and the rule's name ("Lịch phát: Ban ngày", "Schedule #3"); the kind
+    is left out when the name already says it (a reminder named "Nhắc lại định kỳ" reads as just that, never
+    "Nhắc nhở Nhắc lại định kỳ"); the default poster is named as such."""
+    kind, _sep, rid = source.partition(":")
+    if kind not in SOURCE_KINDS:
+        return str(_l("Default poster"))
+    label = str(SOURCE_KINDS[kind])
+    rules = getattr(network, {"schedule": "schedules", "reminder": "reminders", "override": "overrides"}[kind], {})
+    rule = rules.get(int(rid)) if rid.isdigit() else None
+    name = getattr(rule, "name", "") or ""
+    if not name:
+        return f"{label} #{rid}"
+    if _words(label) & _words(name):
+        return name
+    return f"{label}: {name}"
 
 
 def visible_screen(screen_id: str) -> ScreenEntry:

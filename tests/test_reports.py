@@ -66,7 +66,7 @@ def test_report_figures_equal_the_plays_recorded(played):
     assert f'<tr data-content="{a}"><td>Cài Bluezone <span class="muted">{a}</span></td><td>4</td>' in by_content
     assert f'<tr data-content="{b}"><td>Get Bluezone <span class="muted">{b}</span></td><td>3</td>' in by_content
     by_day = page[page.index('class="by-day"'):]
-    assert '<td>2026-11-26</td><td>3</td>' in by_day and '<td>2026-11-27</td><td>4</td>' in by_day
+    assert '<td>26/11/2026</td><td>3</td>' in by_day and '<td>27/11/2026</td><td>4</td>' in by_day
 
 
 def test_plays_rolled_into_hourly_totals_and_pruned_count_once(played):
