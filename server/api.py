@@ -41,7 +41,7 @@ from playlists.models import (
     Screen,
 )
 from playlists.network import as_utc
-from playlists.screens import ScreenError, add_screen
+from playlists.screens import ScreenError, add_screen, retire_screen, save_group
 from playlists.users import audit
 from renderer import PosterSpec, RenderError, encode, get_profile, render_poster
 
@@ -404,9 +404,23 @@ def end_override(override_id: int):
 
 # --- screens and groups -----------------------------------------------------------------------------------
 
-@endpoint("/screens", "GET", "staff", "List screens", answer=schemas.ScreenOut, many=True)
+@endpoint("/screens", "GET", "staff", "List screens in service", answer=schemas.ScreenOut, many=True)
 def list_screens():
-    return _list(Screen, _screen_doc, Screen.id)
+    rows = get_session().scalars(select(Screen).where(Screen.retired_at.is_(None)).order_by(Screen.id))
+    return jsonify([_screen_doc(row) for row in rows])
+
+
+@endpoint("/screens/<screen_id>", "DELETE", "admin", "Retire a screen: its token stops working and it leaves the "
+          "network; its history stays and its id is not given out again", answer=schemas.ScreenRetired,
+          errors=(404,))
+def retire_screen_api(screen_id: str):
+    def make(session):
+        screen = session.get(Screen, screen_id)
+        if screen is None or screen.retired_at is not None:
+            raise ContentNotFound("there is no screen %(id)s", code="screen.unknown", field="id", id=screen_id[:64])
+        return retire_screen(session, screen_id, now())
+
+    return _change("screen.retire", make, lambda screen: {"id": screen.id, "retired": True})
 
 
 @endpoint("/screens", "POST", "admin", "Register a screen; the answer carries its device token, shown once",
@@ -429,7 +443,24 @@ def create_screen(body: schemas.ScreenCreate):
 @endpoint("/groups", "GET", "staff", "List groups with their screens", answer=schemas.GroupOut, many=True)
 def list_groups():
     rows = get_session().scalars(select(Group).order_by(Group.name))
-    return jsonify([{"name": g.name, "screens": sorted(s.id for s in g.screens)} for g in rows])
+    return jsonify([_group_doc(g) for g in rows])
+
+
+def _group_doc(group: Group) -> dict:
+    return {"name": group.name, "label_vi": group.label_vi, "label_en": group.label_en,
+            "screens": sorted(s.id for s in group.screens if s.retired_at is None)}
+
+
+@endpoint("/groups/<name>", "PUT", "staff", "Set a group's display names in Vietnamese and English",
+          body=schemas.GroupLabels, answer=schemas.GroupOut, errors=(404,))
+def set_group_labels(name: str, body: schemas.GroupLabels):
+    def make(session):
+        group = session.scalar(select(Group).where(Group.name == name))
+        if group is None:
+            raise ContentNotFound("there is no group %(names)s", code="group.unknown", field="name", names=name[:64])
+        return save_group(session, group, group.name, body.label_vi, body.label_en)
+
+    return _change("group.labels", make, _group_doc)
 
 
 # --- the document -----------------------------------------------------------------------------------------

@@ -473,7 +473,21 @@ class ScreenCreated(ScreenOut):
 
 class GroupOut(Answer):
     name: str
+    label_vi: str = Field(default="", description="display name in Vietnamese; empty: the name")
+    label_en: str = Field(default="", description="display name in English; empty: the name")
     screens: list[str]
+
+
+class GroupLabels(Body):
+    """A group's display names; empty shows its name (identifier) instead."""
+
+    label_vi: OptionalName = ""
+    label_en: OptionalName = ""
+
+
+class ScreenRetired(Answer):
+    id: str
+    retired: Literal[True]
 
 
 class Deleted(Answer):
@@ -547,11 +561,11 @@ class Health(Answer):
 
 REQUESTS: tuple[type[BaseModel], ...] = (
     PosterCreate, PosterUpdate, PreviewRequest, PlaylistCreate, PlaylistUpdate, ScheduleCreate, ReminderCreate,
-    OverrideCreate, ScreenCreate, HeartbeatIn, PlaysIn, PairingSecret)
+    OverrideCreate, ScreenCreate, HeartbeatIn, PlaysIn, PairingSecret, GroupLabels)
 ANSWERS: tuple[type[BaseModel], ...] = (
     Error, PosterOut, Previews, MediaOut, PlaylistOut, ScheduleOut, ReminderOut, OverrideOut, ScreenOut,
     ScreenCreated, GroupOut, Deleted, Ended, Manifest, PlaysAnswer, PairingOut, PairingWaiting, PairingClaimed,
-    Health)
+    Health, ScreenRetired)
 
 
 def components() -> tuple[dict, dict]:

@@ -204,7 +204,7 @@ def test_registering_screens_is_for_admins(app, client):
         audit = get_session().scalar(select(AuditEntry).where(AuditEntry.action == "screen.create"))
         assert r.get_json()["token"] not in audit.after_json  # the secret is not in the log
     groups = client.get("/api/v1/groups", headers=app.staff).get_json()
-    assert {"name": "hospital", "screens": ["bv-tw-kiosk"]} in groups
+    assert {"name": "hospital", "label_vi": "", "label_en": "", "screens": ["bv-tw-kiosk"]} in groups
 
 
 def test_session_calls_need_the_csrf_header(app, client):

@@ -339,3 +339,32 @@ def test_the_player_qr_leads_to_the_pair_page_after_login(app):
                                  "next": following})
     assert r.status_code == 302 and f"/staff/pair?code={code}" in r.headers["Location"]
     assert code in client.get(r.headers["Location"]).get_data(as_text=True)
+
+
+# --- the JSON API -------------------------------------------------------------------------------------------------
+
+def test_the_api_sets_and_returns_group_names_and_retires_screens(app):
+    from playlists.users import create_api_token
+
+    with app.app_context():
+        tokens = {name: create_api_token(get_session(), name, "tests", NOW) for name in ("an", "binh")}
+        get_session().commit()
+    client = app.test_client()
+
+    def call(method, path, who="an", **kwargs):
+        return client.open(path, method=method, headers={"Authorization": f"Bearer {tokens[who]}"}, **kwargs)
+
+    r = call("PUT", "/api/v1/groups/stations", "binh", json={"label_vi": "Bến xe", "label_en": "Stations"})
+    assert r.status_code == 200 and r.get_json()["label_en"] == "Stations"
+    listed = {g["name"]: g for g in call("GET", "/api/v1/groups", "binh").get_json()}
+    assert (listed["stations"]["label_vi"], listed["led"]["label_en"]) == ("Bến xe", "")
+    assert call("PUT", "/api/v1/groups/ghost", "binh", json={"label_vi": "x"}).status_code == 404
+    assert call("PUT", "/api/v1/groups/stations", "binh", json={"label_vi": "a\nb"}).status_code == 400
+    assert call("DELETE", "/api/v1/screens/bx-bac-1", "binh").status_code == 403  # admins retire by API
+    r = call("DELETE", "/api/v1/screens/bx-bac-1")
+    assert r.status_code == 200 and r.get_json() == {"id": "bx-bac-1", "retired": True}
+    assert manifest(app, "bx-bac-1", app.tokens["bx-bac-1"]).status_code == 401
+    assert "bx-bac-1" not in [s["id"] for s in call("GET", "/api/v1/screens").get_json()]
+    assert call("DELETE", "/api/v1/screens/bx-bac-1").status_code == 404
+    r = call("POST", "/api/v1/screens", json={"id": "bx-bac-1", "profile": "led-p10"})
+    assert r.status_code == 400 and "retired" in r.get_json()["message"]
