@@ -20,7 +20,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from renderer.errors import Problem
+from renderer.errors import Problem, term
 from renderer.spec import bad_character
 
 from .models import ApiToken, AuditEntry, Group, LoginThrottle, User, UserSession
@@ -65,18 +65,22 @@ def new_password() -> str:
 
 def _check_password(password: str) -> None:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise UserError(f"password too short: expected at least {MIN_PASSWORD} characters", "too_short")
+        raise UserError("password too short: expected at least %(min)s characters", "too_short", "password",
+                        min=MIN_PASSWORD)
 
 
 def add_user(session: Session, username: str, role: str, now: datetime, *, password: str | None = None,
              sites: Iterable[str] = (), groups: Iterable[str] = ()) -> tuple[User, str]:
     """Create a user and return it with its password (generated when none is given, to be shown once)."""
     if not isinstance(username, str) or not _USERNAME.match(username):
-        raise UserError(f"bad user name: got {username!r}, expected 2-64 lowercase letters, digits, '.', '_' or '-'")
+        raise UserError("bad user name: got %(name)s, expected 2-64 lowercase letters, digits, '.', '_' or '-'",
+                        code="user.name_format", field="username", name=repr(username))
     if role not in ROLES:
-        raise UserError(f"unknown role: got {role!r}, expected one of {', '.join(reversed(ROLES))}")
+        raise UserError("unknown role: got %(role)s, expected one of %(expected)s", code="user.role", field="role",
+                        role=repr(role), expected=list(reversed(ROLES)))
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise UserError(f"user {username!r} exists already")
+        raise UserError("user %(name)s exists already: choose another user name", code="user.exists",
+                        field="username", name=repr(username))
     password = new_password() if password is None else password
     _check_password(password)
     user = User(username=username, role=role, password_hash=_hash(password),
@@ -91,15 +95,16 @@ def set_scope(session: Session, user: User, sites: Iterable[str], groups: Iterab
     """Limit what an operator sees to these sites and groups (ignored for staff and admins)."""
     sites = [s.strip() for s in sites if s and s.strip()]
     if any("\n" in s for s in sites):
-        raise UserError("site names cannot contain line breaks")
+        raise UserError("site names cannot contain line breaks", code="user.sites", field="sites")
     names = list(dict.fromkeys(groups))
     # Checked before the query: PostgreSQL refuses a NUL in a text parameter (that was a 500 from the console).
     for what, value in [("site", s) for s in sites] + [("group", g) for g in names]:
         if not isinstance(value, str) or len(value) > 200 or bad_character(value, keep=""):
-            raise UserError(f"{what}: got {value!r:.60}, expected one line of printable text (at most 200 characters)")
+            raise UserError("%(what)s: got %(value)s, expected one line of printable text (at most 200 characters)",
+                            code="text.bad_character", field=what + "s", what=term(what), value=f"{value!r:.60}")
     found = {g.name: g for g in session.scalars(select(Group).where(Group.name.in_(names)))}
     if missing := [g for g in names if g not in found]:
-        raise UserError(f"unknown group(s): {', '.join(missing)}")
+        raise UserError("unknown group(s): %(names)s", code="group.unknown", field="groups", names=missing)
     user.sites = "\n".join(dict.fromkeys(sites))
     user.groups = [found[g] for g in names]
 
@@ -108,7 +113,7 @@ def user_named(session: Session, username: str) -> User:
     """The user with this name; refuses an unknown one."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise UserError(f"no user {username!r}")
+        raise UserError("no user %(name)s", code="user.unknown", field="username", name=repr(username))
     return user
 
 
@@ -127,13 +132,13 @@ def change_own_password(session: Session, user_id: int, current: str, new: str, 
     """A person's own change of password: the current one must match and the new one be typed twice the same."""
     user = session.get(User, user_id)
     if user is None or user.disabled:
-        raise UserError(f"user: got id {user_id}, expected an enabled user")
+        raise UserError("user: got id %(id)s, expected an enabled user", code="user.disabled", id=user_id)
     if not _matches(user.password_hash, current if isinstance(current, str) else ""):
-        raise UserError("current password: does not match", "wrong_current")
+        raise UserError("current password: does not match", "wrong_current", "current")
     if new != repeat:
-        raise UserError("new password: the two copies differ", "mismatch")
+        raise UserError("new password: the two copies differ", "mismatch", "repeat")
     if new == current:
-        raise UserError("new password: got the current one, expected a different one", "same")
+        raise UserError("new password: got the current one, expected a different one", "same", "new")
     set_password(session, user, new, now, keep_session=keep_session)
     return user
 
@@ -368,9 +373,10 @@ def create_api_token(session: Session, username: str, name: str, now: datetime) 
     """A new API token for a staff or admin user's scripts; returned once, only its digest is kept."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise UserError(f"no user {username!r}")
+        raise UserError("no user %(name)s", code="user.unknown", field="username", name=repr(username))
     if not role_at_least(user.role, "staff"):
-        raise UserError(f"user {username!r} is an {user.role}: API tokens are for staff and admins")
+        raise UserError("user %(name)s is an %(role)s: API tokens are for staff and admins", code="token.role",
+                        field="username", name=repr(username), role=user.role)
     token = new_token()
     session.add(ApiToken(user_id=user.id, name=name[:100] or "script", token_hash=hash_token(token), created_at=now))
     session.flush()
@@ -399,9 +405,9 @@ def revoke_api_token(session: Session, token_id: int, now: datetime) -> ApiToken
     """Revoke a token (it stops working at once); refuses an unknown id or one revoked already."""
     row = session.get(ApiToken, token_id) if isinstance(token_id, int) and 0 < token_id < 2 ** 31 else None
     if row is None:
-        raise UserError(f"API token: got id {token_id}, but there is no such token")
+        raise UserError("API token: got id %(id)s, but there is no such token", code="token.unknown", id=token_id)
     if row.revoked_at is not None:
-        raise UserError(f"API token {token_id} was revoked already")
+        raise UserError("API token %(id)s was revoked already", code="token.revoked", id=token_id)
     row.revoked_at = _utc(now)
     return row
 

@@ -158,7 +158,7 @@ def _choices(session: Session) -> dict:
         "assets": session.scalars(select(Media).where(Media.kind == "image").order_by(Media.created_at.desc())).all(),
         "playlists": session.scalars(select(PlaylistRow).order_by(PlaylistRow.name)).all(),
         "groups": session.scalars(select(Group).order_by(Group.name)).all(),
-        "screens": session.scalars(select(Screen).order_by(Screen.id)).all(),
+        "screens": session.scalars(select(Screen).where(Screen.retired_at.is_(None)).order_by(Screen.id)).all(),
     }
 
 
