@@ -123,7 +123,8 @@ def build_usb_bundle(session: Session, store: MediaStore, *, screen: str | None 
     a pattern that only repeats over more plays yields the longest stretch that a shorter loop reproduces.
     """
     network = load_network(session)
-    screens, target = _screens(session, network, screen, group)
+    screens, named = _screens(session, network, screen, group)
+    target = str(named)
     folders = []
     by_timeline: dict[tuple, list[ScreenEntry]] = {}
     for entry in screens:
@@ -131,7 +132,7 @@ def build_usb_bundle(session: Session, store: MediaStore, *, screen: str | None 
     for members in by_timeline.values():
         _check_rendered(session, network, members[0])
         folders.append(_folder(network, tuple(members), day, now))
-    _check_not_empty(folders, target)
+    _check_not_empty(folders, named)
     folders = _name_folders(folders)
     return UsbBundle(target, tuple(folders), _zip(folders, store, target))
 
@@ -143,7 +144,8 @@ def parse_day(text: str) -> date:
             return date.fromisoformat(text)
         except ValueError:
             pass
-    raise ExportError(f"date: got {text!r}, expected YYYY-MM-DD such as 2026-11-28")
+    raise ExportError("date: got %(got)s, expected YYYY-MM-DD such as 2026-11-28", code="export.date", field="date",
+                      got=repr(text))
 
 
 def write_usb_bundle(bundle: UsbBundle, path) -> None:
@@ -153,17 +155,22 @@ def write_usb_bundle(bundle: UsbBundle, path) -> None:
 
 def _screens(session: Session, network: Network, screen: str | None, group: str | None):
     if (screen is None) == (group is None):
-        raise ExportError(f"export target: got screen={screen!r} and group={group!r}, expected exactly one of them")
+        raise ExportError("export target: got screen=%(screen)s and group=%(group)s, expected exactly one of them; "
+                          "choose a screen or a group", code="export.target", field="screen", screen=repr(screen),
+                          group=repr(group))
     if screen is not None:
         if screen not in network.screens:
-            raise ExportNotFound(f"screen: got {screen!r}, but there is no such screen")
-        return [network.screens[screen]], f"screen {screen}"
+            raise ExportNotFound("screen: got %(id)s, but there is no such screen", code="screen.unknown",
+                                 field="screen", id=repr(screen))
+        return [network.screens[screen]], Problem("screen %(id)s", id=screen)
     if session.scalar(select(Group.id).where(Group.name == group)) is None:
-        raise ExportNotFound(f"group: got {group!r}, but there is no such group")
+        raise ExportNotFound("group: got %(name)s, but there is no such group", code="group.unknown",
+                             field="group", name=repr(group))
     members = [s for s in network.screens.values() if group in s.groups]
     if not members:
-        raise ExportError(f"group {group!r} has no screens: got an empty group, expected at least one screen")
-    return members, f"group {group}"
+        raise ExportError("group %(name)s has no screens: got an empty group, expected at least one screen; add "
+                          "screens to it first", code="export.empty_group", field="group", name=repr(group))
+    return members, Problem("group %(name)s", name=group)
 
 
 def _check_rendered(session: Session, network: Network, entry: ScreenEntry) -> None:
@@ -173,18 +180,19 @@ def _check_rendered(session: Session, network: Network, entry: ScreenEntry) -> N
         return
     profile = get_profile(entry.profile)
     reason = _why_not_rendered(session, missing[0], profile)
-    raise ExportError(f"screen {entry.id}: {missing[0]} has no image at {profile.name} "
-                      f"({profile.width}x{profile.height}): {reason}")
+    raise ExportError("screen %(id)s: %(content)s has no image at %(profile)s (%(size)s): %(reason)s",
+                      code="export.not_rendered", id=entry.id, content=missing[0], profile=profile.name,
+                      size=f"{profile.width}x{profile.height}", reason=reason)
 
 
-def _why_not_rendered(session: Session, content: str, profile: ScreenProfile) -> str:
+def _why_not_rendered(session: Session, content: str, profile: ScreenProfile) -> Problem:
     if content.startswith("poster:"):
         poster = session.get(Poster, int(content.split(":")[1]))
         try:
             render_poster(PosterSpec.from_dict(json.loads(poster.spec_json)), profile)
         except RenderError as exc:
-            return f"the panel cannot hold it ({exc})"
-    return "its image is not made yet; save the content again (that makes the images of every screen)"
+            return Problem("the panel cannot hold it (%(why)s)", why=exc)
+    return Problem("its image is not made yet; save the content again (that makes the images of every screen)")
 
 
 def _folder(network: Network, screens: tuple[ScreenEntry, ...], day: date | None, now: datetime) -> Folder:
@@ -196,14 +204,15 @@ def _folder(network: Network, screens: tuple[ScreenEntry, ...], day: date | None
         start, end = _day_range(local_day, zone)
         segments = resolve(rules, start, end)
     except RuleError as exc:
-        raise ExportError(f"screen {entry.id}: {exc}") from None
+        raise ExportError("screen %(id)s: %(why)s", code=exc.code, field=exc.field, id=entry.id, why=exc) from None
     loop = _loop(segments, rules)
     profile = get_profile(entry.profile)
     media = tuple(network.media_for(seg.item, entry.profile) for seg in loop.plays)
     for ref, seg in zip(media, loop.plays, strict=True):
         if (ref.width, ref.height) != profile.size:
-            raise ExportError(f"screen {entry.id}: the image of {seg.item.key} is {ref.width}x{ref.height}, "
-                              f"expected the panel's {profile.width}x{profile.height}")
+            raise ExportError("screen %(id)s: the image of %(item)s is %(got)s, expected the panel's %(size)s",
+                              code="export.wrong_size", id=entry.id, item=seg.item.key, got=f"{ref.width}x{ref.height}",
+                              size=f"{profile.width}x{profile.height}")
     return Folder("", screens, profile, local_day, loop, media)
 
 
@@ -213,15 +222,16 @@ def _day_range(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
             _to_dt(_local_instant(day + timedelta(days=1), time(0), zone)))
 
 
-def _check_not_empty(folders: list[Folder], target: str) -> None:
+def _check_not_empty(folders: list[Folder], target: Problem) -> None:
     """Refuse a timeline with nothing scheduled: it would only repeat the default poster."""
     empty = [f for f in folders if not f.loop.scheduled]
     if not empty:
         return
-    ids = ", ".join(s.id for f in empty for s in f.screens)
-    raise ExportError(f"{target}: nothing is scheduled on {empty[0].day.isoformat()} for {ids} (got only the "
-                      "default poster all day, expected a schedule, reminder or override); schedule content "
-                      "first, or use the default poster alone as a single image")
+    ids = [s.id for f in empty for s in f.screens]
+    raise ExportError("%(target)s: nothing is scheduled on %(day)s for %(ids)s (got only the default poster all day, "
+                      "expected a schedule, reminder or override); schedule content first, or use the default poster "
+                      "alone as a single image", code="export.nothing_scheduled", target=target, day=empty[0].day,
+                      ids=ids)
 
 
 def _loop(segments: list[Segment], rules: ScreenRules) -> Loop:
@@ -328,8 +338,8 @@ def _read(store: MediaStore, ref: MediaRef) -> bytes:
         with store.open(ref.sha256, ref.ext) as fh:
             return fh.read()
     except FileNotFoundError:
-        raise ExportError(f"media {ref.sha256}.{ref.ext} is missing from the store: got no file, "
-                          "expected the image the database names") from None
+        raise ExportError("media %(name)s is missing from the store: got no file, expected the image the database "
+                          "names", code="media.missing", name=f"{ref.sha256}.{ref.ext}") from None
 
 
 def _slug(key: str) -> str:

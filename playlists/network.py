@@ -123,7 +123,8 @@ class Network:
         profile = screen.profile
         default = self._item(self.default_content, DEFAULT_DURATION_S, profile) if self.default_content else None
         if default is None:
-            raise RuleError(f"screen {screen.id!r}: the default poster is not rendered for profile {profile!r} yet")
+            raise RuleError("screen %(id)s: the default poster is not rendered for profile %(profile)s yet",
+                            code="screen.default_not_rendered", id=repr(screen.id), profile=repr(profile))
         schedule_ids, reminder_ids, override_ids = screen.rule_ids
         schedules = []
         for sid in schedule_ids:

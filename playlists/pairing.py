@@ -88,7 +88,9 @@ def normalise_code(code: object) -> str:
     """The code as stored: upper case, without the dash or spaces people type. Refuses anything else."""
     text = re.sub(r"[\s-]", "", code).upper() if isinstance(code, str) else ""
     if len(text) != CODE_LENGTH or any(c not in ALPHABET for c in text):
-        raise PairingError(f"pairing code: got {code!r:.40}, expected {CODE_LENGTH} characters such as K7M-4QX")
+        raise PairingError("pairing code: got %(typed)s, expected %(length)s characters such as K7M-4QX; type the "
+                           "code the screen shows", code="pairing.code_format", field="code", typed=f"{code!r:.40}",
+                           length=CODE_LENGTH)
     return text
 
 
@@ -99,7 +101,8 @@ def display_code(code: str) -> str:
 
 def _check_secret(secret: object) -> str:
     if not isinstance(secret, str) or not _SECRET.match(secret):
-        raise PairingError("secret: expected 32 to 128 URL-safe random characters made by the player")
+        raise PairingError("secret: expected 32 to 128 URL-safe random characters made by the player",
+                           code="pairing.secret", field="secret")
     return secret
 
 
@@ -134,7 +137,8 @@ def open_pairing(session: Session, code: object, now: datetime) -> Pairing:
     """The pairing of code if it can still be approved or claimed; PairingError otherwise."""
     pairing = session.get(Pairing, normalise_code(code))
     if pairing is None or as_utc(pairing.expires_at) <= now:
-        raise PairingError(f"no open pairing with code {code!r:.40}: it is wrong, used or expired")
+        raise PairingError("no open pairing with code %(typed)s: it is wrong, used or expired; check the code the "
+                           "screen shows now", code="pairing.not_open", field="code", typed=f"{code!r:.40}")
     return pairing
 
 
@@ -143,7 +147,8 @@ def approve_pairing(session: Session, code: object, screen_id: str, now: datetim
     pairing = open_pairing(session, code, now)
     screen = session.get(Screen, screen_id)
     if screen is None:
-        raise PairingError(f"no screen {screen_id!r}: add it first with `signage screen add`")
+        raise PairingError("no screen %(id)s: add it first on the Screens page (or with signage screen add)",
+                           code="screen.unknown", field="screen", id=repr(screen_id))
     if screen.retired_at is not None:
         raise PairingError("screen %(id)s is retired: choose a screen in service or add a new one",
                            code="pairing.screen_retired", field="screen", id=screen_id)
@@ -160,7 +165,8 @@ def claim_pairing(session: Session, code: object, secret: object, now: datetime)
     secret = _check_secret(secret)
     pairing = open_pairing(session, code, now)
     if not hmac.compare_digest(pairing.secret_hash, hash_token(secret)):
-        raise PairingError(f"no open pairing with code {code!r:.40}: it is wrong, used or expired")
+        raise PairingError("no open pairing with code %(typed)s: it is wrong, used or expired; check the code the "
+                           "screen shows now", code="pairing.not_open", field="code", typed=f"{code!r:.40}")
     if pairing.screen_id is None:
         return None
     screen_id = pairing.screen_id

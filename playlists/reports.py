@@ -57,11 +57,13 @@ def clean_text(value: object, limit: int, where: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str) or len(value) > limit:
-        raise ReportError(f"{where}: got {value!r:.80}, expected text of at most {limit} characters")
+        raise ReportError("%(where)s: got %(value)s, expected text of at most %(limit)s characters",
+                          code="report.text", field=where, where=where, value=f"{value!r:.80}", limit=limit)
     for char in value:
         if unicodedata.category(char) in ("Cc", "Cs") or char in _BIDI:
-            raise ReportError(f"{where}: got the character U+{ord(char):04X} in {value!r:.80}, expected printable "
-                              "text without control characters")
+            raise ReportError("%(where)s: got the character %(char)s in %(value)s, expected printable text without "
+                              "control characters", code="report.text", field=where, where=where,
+                              char=f"U+{ord(char):04X}", value=f"{value!r:.80}")
     return value
 
 
@@ -85,16 +87,20 @@ def _heartbeat_fields(status: dict) -> dict:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
                 or abs(value) > bound:
-            raise ReportError(f"{key}: got {value!r:.80}, expected a number from {-bound} to {bound}")
+            raise ReportError("%(where)s: got %(value)s, expected a number from %(low)s to %(high)s",
+                              code="report.number", field=key, where=key, value=f"{value!r:.80}", low=-bound,
+                              high=bound)
         kept[key] = round(value)
     for key in _BOOL_FIELDS:
         value = status.get(key)
         if value is not None and not isinstance(value, bool):
-            raise ReportError(f"{key}: got {value!r:.80}, expected true or false")
+            raise ReportError("%(where)s: got %(value)s, expected true or false", code="report.boolean", field=key,
+                              where=key, value=f"{value!r:.80}")
         if value is not None:
             kept[key] = value
     if kept.get("pending_plays", 0) < 0:
-        raise ReportError(f"pending_plays: got {kept['pending_plays']}, expected a count of 0 or more")
+        raise ReportError("pending_plays: got %(value)s, expected a count of 0 or more", code="report.number",
+                          field="pending_plays", value=kept["pending_plays"])
     return kept
 
 
@@ -107,7 +113,8 @@ def record_heartbeat(session: Session, screen_id: str, status: object, now: date
 def heartbeat_values(screen_id: str, status: object, now: datetime) -> dict:
     """The row a heartbeat keeps (see record_heartbeat), checked; ReportError for a body it refuses."""
     if not isinstance(status, dict):
-        raise ReportError(f"heartbeat must be a JSON object: got {type(status).__name__}")
+        raise ReportError("heartbeat must be a JSON object: got %(got)s", code="report.not_object",
+                          got=type(status).__name__)
     kept = _heartbeat_fields(status)
     return {"screen_id": screen_id, "last_seen_at": now, "player_version": kept.get("version", ""),
             "item": kept.get("item", ""), "status_json": json.dumps(kept, ensure_ascii=False, sort_keys=True)}
@@ -172,9 +179,11 @@ def _parse_started(value: object, where: str) -> datetime:
         except ValueError:
             started_at = None
     if started_at is None or started_at.tzinfo is None:
-        raise ReportError(f"{where}started_at: got {value!r:.80}, expected an ISO 8601 time with a UTC offset")
+        raise ReportError("%(where)sstarted_at: got %(value)s, expected an ISO 8601 time with a UTC offset",
+                          code="report.time", field="started_at", where=where, value=f"{value!r:.80}")
     if not MIN_YEAR <= started_at.year <= MAX_YEAR:
-        raise ReportError(f"{where}started_at: got year {started_at.year}, expected {MIN_YEAR} to {MAX_YEAR}")
+        raise ReportError("%(where)sstarted_at: got year %(year)s, expected %(min)s to %(max)s", code="report.year",
+                          field="started_at", where=where, year=started_at.year, min=MIN_YEAR, max=MAX_YEAR)
     # Stored as the same instant in UTC (SQLite would otherwise keep the wall time and drop the offset).
     return started_at.astimezone(UTC)
 
@@ -182,18 +191,23 @@ def _parse_started(value: object, where: str) -> datetime:
 def _parse_record(rec: object, index: int) -> dict:
     where = f"plays[{index}]."
     if not isinstance(rec, dict):
-        raise ReportError(f"plays[{index}]: got {type(rec).__name__}, expected an object")
+        raise ReportError("plays[%(index)s]: got %(got)s, expected an object", code="report.not_object",
+                          index=index, got=type(rec).__name__)
     record_id = rec.get("id")
     if not isinstance(record_id, str) or not _RECORD_ID.match(record_id):
-        raise ReportError(f"{where}id: got {record_id!r:.80}, expected 1-64 letters, digits or _.:-")
+        raise ReportError("%(where)sid: got %(value)s, expected 1-64 letters, digits or _.:-", code="report.id",
+                          field="id", where=where, value=f"{record_id!r:.80}")
     sha = clean_text(rec.get("sha256"), 64, f"{where}sha256")
     if sha and not _SHA.match(sha):
-        raise ReportError(f"{where}sha256: got {sha!r}, expected 64 lowercase hex digits")
+        raise ReportError("%(where)ssha256: got %(value)s, expected 64 lowercase hex digits", code="report.sha256",
+                          field="sha256", where=where, value=repr(sha))
     started_at = _parse_started(rec.get("started_at"), where)
     duration = rec.get("duration_s")
     if isinstance(duration, bool) or not isinstance(duration, int | float) or not math.isfinite(duration) \
             or not 0 < duration <= MAX_PLAY_S:
-        raise ReportError(f"{where}duration_s: got {duration!r:.80}, expected a number of seconds in (0, {MAX_PLAY_S}]")
+        raise ReportError("%(where)sduration_s: got %(value)s, expected a number of seconds in (0, %(max)s]",
+                          code="report.duration", field="duration_s", where=where, value=f"{duration!r:.80}",
+                          max=MAX_PLAY_S)
     item = clean_text(rec.get("item"), 200, f"{where}item")
     return {"record_id": record_id, "item": item, "sha256": sha, "started_at": started_at,
             "duration_s": float(duration)}
@@ -203,9 +217,10 @@ def parse_batch(batch: object, max_batch: int = MAX_BATCH) -> list[dict]:
     """The records of a {"plays": [...]} batch, checked for form; ReportError naming the first bad field."""
     records = batch.get("plays") if isinstance(batch, dict) else None
     if not isinstance(records, list):
-        raise ReportError('plays batch must be a JSON object {"plays": [...]}')
+        raise ReportError('plays batch must be a JSON object {"plays": [...]}', code="report.not_object")
     if len(records) > max_batch:
-        raise ReportError(f"plays batch too large: got {len(records)} records, expected at most {max_batch}")
+        raise ReportError("plays batch too large: got %(count)s records, expected at most %(max)s",
+                          code="report.too_many", count=len(records), max=max_batch)
     return [_parse_record(rec, index) for index, rec in enumerate(records)]
 
 

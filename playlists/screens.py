@@ -48,31 +48,42 @@ def check_label(field: str, value: object) -> str:
     """Return a screen's name, site or district stripped; refuse non-text, more than MAX_LABEL characters, line
     breaks, control characters and lone surrogates (which PostgreSQL would refuse with an error, not a message)."""
     if not isinstance(value, str):
-        raise ScreenError(f"{field}: got {type(value).__name__}, expected text")
+        raise ScreenError("%(what)s: got %(got)s, expected text", code="text.type", field=field, what=term(field),
+                          got=type(value).__name__)
     if len(value) > MAX_LABEL:
-        raise ScreenError(f"{field} too long: got {len(value)} characters, expected at most {MAX_LABEL}")
+        raise ScreenError("%(what)s too long: got %(length)s characters, expected at most %(limit)s; shorten it",
+                          code="text.too_long", field=field, what=term(field), length=len(value), limit=MAX_LABEL)
     if bad := bad_character(value, keep=""):
-        raise ScreenError(f"{field}: got {bad}, expected one line of printable text")
+        raise ScreenError("%(what)s: got %(bad)s, expected one line of printable text", code="text.bad_character",
+                          field=field, what=term(field), bad=bad)
     return value.strip()
 
 
 def _check(screen_id: str, profile: str, tz: str, groups: list[str]) -> None:
     if screen_id in RESERVED_IDS:
-        raise ScreenError(f"screen id {screen_id!r} is reserved (the web player uses it): choose another")
+        raise ScreenError("screen id %(id)s is reserved (the web player uses it): choose another",
+                          code="screen.id_reserved", field="id", id=repr(screen_id))
     if not _ID.match(screen_id):
-        raise ScreenError(f"bad screen id: got {screen_id!r}, expected lowercase letters, digits, '-', '_' or '.', "
-                          "starting with a letter or digit, at most 64 characters")
+        raise ScreenError("bad screen id: got %(id)s, expected lowercase letters, digits, '-', '_' or '.', starting "
+                          "with a letter or digit, at most 64 characters", code="screen.id_format", field="id",
+                          id=repr(screen_id))
     screens = [name for name, p in CATALOG.items() if p.kind in SCREEN_KINDS]
     if profile not in screens:
-        why = "is for print or the web, not a screen" if profile in CATALOG else "is unknown"
-        raise ScreenError(f"profile {profile!r} {why}: expected one of {', '.join(screens)}")
+        if profile in CATALOG:
+            raise ScreenError("profile %(profile)s is for print or the web, not a screen: expected one of %(expected)s",
+                              code="screen.profile_not_screen", field="profile", profile=repr(profile),
+                              expected=screens)
+        raise ScreenError("profile %(profile)s is unknown: expected one of %(expected)s", code="screen.unknown_profile",
+                          field="profile", profile=repr(profile), expected=screens)
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ScreenError(f"unknown time zone: got {tz!r}, expected an IANA name such as {DEFAULT_TZ}") from None
+        raise ScreenError("unknown time zone: got %(tz)s, expected an IANA name such as %(example)s",
+                          code="screen.tz", field="tz", tz=repr(tz), example=DEFAULT_TZ) from None
     for name in groups:
         if not _GROUP.match(name):
-            raise ScreenError(f"bad group name: got {name!r}, expected letters, digits, spaces, '.', '-' or '_'")
+            raise ScreenError("bad group name: got %(name)s, expected letters, digits, spaces, '.', '-' or '_'",
+                              code="group.bad_name", field="groups", name=repr(name))
 
 
 def add_screen(session: Session, screen_id: str, profile: str, now: datetime, *, name: str = "", site: str = "",
@@ -87,7 +98,8 @@ def add_screen(session: Session, screen_id: str, profile: str, now: datetime, *,
         raise ScreenError("screen id %(id)s belonged to a screen that was retired; choose another id",
                           code="screen.id_retired", field="id", id=screen_id)
     if existing is not None:
-        raise ScreenError(f"screen {screen_id!r} exists already")
+        raise ScreenError("screen %(id)s exists already: choose another id", code="screen.exists", field="id",
+                          id=repr(screen_id))
     if site:
         place = ensure_site(session, site, district, now)
         district = district or place.district
@@ -105,7 +117,7 @@ def reissue_token(session: Session, screen_id: str, now: datetime) -> str:
     """Give a screen a new token; the old one stops working at once."""
     screen = session.get(Screen, screen_id)
     if screen is None:
-        raise ScreenError(f"no screen {screen_id!r}")
+        raise ScreenError("no screen %(id)s", code="screen.unknown", field="id", id=repr(screen_id))
     if screen.retired_at is not None:
         raise ScreenError("screen %(id)s is retired: it cannot get a new token", code="screen.retired", field="id",
                           id=screen_id)

@@ -52,9 +52,12 @@ class StatsError(Problem):
 def check_period(start: date, end: date) -> None:
     """Refuse an end before the start, or a period longer than MAX_DAYS days."""
     if end < start:
-        raise StatsError(f"period: got {start.isoformat()} to {end.isoformat()}, expected an end on or after the start")
+        raise StatsError("The end date must not be before the start date (%(end)s is before %(start)s): choose an "
+                         "end on or after the start", code="period.end_before_start", field="end", start=start,
+                         end=end)
     if (end - start).days + 1 > MAX_DAYS:
-        raise StatsError(f"period: got {(end - start).days + 1} days, expected at most {MAX_DAYS}")
+        raise StatsError("period: got %(days)s days, expected at most %(max)s; choose a shorter period",
+                         code="period.too_long", field="end", days=(end - start).days + 1, max=MAX_DAYS)
 
 
 def _day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -195,7 +198,7 @@ def _add_code(session: Session, poster_id: int, screen_id: str | None, website_u
         except IntegrityError:
             continue
         return row
-    raise StatsError("could not find a free scan code after 5 tries")  # pragma: no cover
+    raise StatsError("could not find a free scan code after 5 tries", code="scan.no_free_code")  # pragma: no cover
 
 
 def enable_attribution(session: Session, poster_id: int, base_url: str, now: datetime) -> ScanCode:
@@ -205,10 +208,12 @@ def enable_attribution(session: Session, poster_id: int, base_url: str, now: dat
     (StatsError) an unknown poster or a base URL that is not http(s); the caller re-renders (sync_renditions).
     """
     if not re.match(r"^https?://[^/\s]+", base_url or ""):
-        raise StatsError(f"PUBLIC_BASE_URL: got {base_url!r}, expected the server's public http(s) address")
+        raise StatsError("PUBLIC_BASE_URL: got %(got)s, expected the server's public http(s) address; ask the "
+                         "administrator to set it", code="scan.base_url", got=repr(base_url))
     poster = session.get(Poster, poster_id)
     if poster is None:
-        raise StatsError(f"poster: got id {poster_id!r}, but there is no such poster")
+        raise StatsError("poster: got id %(id)s, but there is no such poster", code="poster.not_found",
+                         id=repr(poster_id))
     existing = poster_code(session, poster_id)
     if existing is not None:
         return existing
@@ -239,7 +244,8 @@ def code_for(session: Session, poster_id: int, screen_id: str, now: datetime) ->
         return row
     own = session.scalar(select(ScanCode).where(ScanCode.poster_id == poster_id, ScanCode.screen_id.is_(None)))
     if own is None:
-        raise StatsError(f"poster {poster_id} has no scan attribution: turn it on first")
+        raise StatsError("poster %(id)s has no scan attribution: turn it on first", code="scan.not_on",
+                         id=poster_id)
     return _add_code(session, poster_id, screen_id, own.website_url, now)
 
 

@@ -24,7 +24,7 @@ def N_(text: str) -> Term:  # noqa: N802 (the catalogue tools' usual name for a 
 FIELD_WORDS = {
     "headline": N_("headline"), "body": N_("body text"), "cta": N_("call to action"), "footer": N_("footer"),
     "url": N_("web address"), "name": N_("name"), "place": N_("place"), "site": N_("site"),
-    "district": N_("district"), "label": N_("label"), "title": N_("title"), "text": N_("text"),
+    "district": N_("district"), "label": N_("label"), "title": N_("title"), "text": N_("text"), "group": N_("group"),
 }
 
 
