@@ -39,6 +39,7 @@ from .auth import actor, current_staff, require
 from .console import section
 from .db import get_manifests, get_session, get_store
 from .forms import query_day
+from .i18n import day
 from .player import now
 from .preview import nav
 from .scope import viewer_scope
@@ -104,7 +105,7 @@ def plays_csv():
 def chart_svg():
     """Plays per day as an SVG bar chart made here (no script, no library, readable offline)."""
     report = _report()
-    svg = bar_chart([(d.strftime("%d/%m"), n) for d, n in report.by_day().items()], _("Plays per day"))
+    svg = bar_chart([(day(d, year=False), n) for d, n in report.by_day().items()], _("Plays per day"))
     return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "private, no-cache"})
 
 

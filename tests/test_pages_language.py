@@ -189,6 +189,15 @@ def read(html: str, lang: str) -> Reader:
     return reader
 
 
+def _untranslated_labels() -> set[str]:
+    """One-word English labels of the catalogue ("Delete", "Show") whose Vietnamese differs: a Vietnamese page
+    that shows one of them as a whole label (a button, a heading, a cell) left it untranslated."""
+    with PO.open("rb") as fh:
+        catalog = read_po(fh)
+    return {m.id for m in catalog if isinstance(m.id, str) and re.fullmatch(r"[A-Za-z]{3,}", m.id)
+            and isinstance(m.string, str) and m.string and m.string != m.id}
+
+
 def _untranslated_phrases() -> list[str]:
     """English phrases of the catalogue (2+ words, placeholders cut out) that a Vietnamese page would only show
     if they were left untranslated: those whose Vietnamese text does not contain them."""
@@ -246,6 +255,17 @@ def _fill(arguments, ids: dict[str, str]) -> dict | None:
     return values
 
 
+def _reset_token(app, user) -> str:
+    """A working password reset link's token for user (as an admin's "send a link" makes it)."""
+    from itsdangerous import URLSafeSerializer
+
+    from playlists.users import password_fingerprint
+    from server.console_people import RESET_SALT
+
+    return URLSafeSerializer(app.secret_key, salt=RESET_SALT).dumps(
+        [user.id, password_fingerprint(user), int(NOW.timestamp())])
+
+
 def demo_ids(app) -> dict[str, str]:
     with app.app_context():
         session = get_session()
@@ -253,7 +273,9 @@ def demo_ids(app) -> dict[str, str]:
                  (Poster, PlaylistRow, ScheduleRow, ReminderRow, User)}
         screen = session.get(Screen, "ga-hue-tv") or session.scalars(select(Screen)).first()
         group = session.scalars(select(Group)).first()
-    return {"screen_id": screen.id, "poster_id": first[Poster], "playlist_id": first[PlaylistRow],
+        admin = user_named(session, "admin")
+        token = _reset_token(app, admin)
+    return {"token": token, "screen_id": screen.id, "poster_id": first[Poster], "playlist_id": first[PlaylistRow],
             "schedule_id": first[ScheduleRow], "reminder_id": first[ReminderRow], "user_id": first[User],
             "site": screen.site, "district": screen.district, "group": group.name, "group_id": group.id}
 
@@ -343,13 +365,16 @@ def test_every_page_is_reached_and_there_are_many(site):
 
 def test_vietnamese_pages_show_no_english_phrase_of_the_catalogue(site):
     app, pages = site
-    phrases, known = _untranslated_phrases(), data_texts(app)
+    phrases, labels, known = _untranslated_phrases(), _untranslated_labels(), data_texts(app)
 
     def check(url, lang, html):
         if lang != "vi":
             return []
-        text = without(" | ".join(read(html, lang).words), known)
-        return [f"untranslated {p!r}" for p in phrases if re.search(rf"(?<![\w]){re.escape(p)}(?![\w])", text)]
+        words = read(html, lang).words
+        text = without(" | ".join(words), known)
+        found = [f"untranslated {p!r}" for p in phrases if re.search(rf"(?<![\w]){re.escape(p)}(?![\w])", text)]
+        found += [f"untranslated label {w!r}" for w in words if w in labels and w not in known]
+        return found
 
     problems = _problems(app, pages, check)
     assert not problems, "\n".join(problems)
