@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 bp = Blueprint("webplayer", __name__, url_prefix="/player")
 
 # Reported in heartbeats; bump it with any change of player.js or sw.js.
-PLAYER_VERSION = "1.0.0"
+PLAYER_VERSION = "1.0.1"
 # The format of screen ids (playlists.screens); anything else cannot be a screen, so the page is not served.
 _SCREEN_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 # The page and its script come from this server only; media and QR codes are same-origin images. Unlike the

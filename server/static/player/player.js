@@ -574,7 +574,8 @@
       const p = await r.json();
       $("pair-code").textContent = p.code;
       $("pair-qr").src = `/api/v1/pairings/${encodeURIComponent(p.code)}/qr.png`;
-      $("pair-hint").textContent = `signage screen pair ${p.code} --id <screen> · ${new URL(p.approve_url, location.href)}`;
+      // Staff approve on the console's pairing page (the QR leads there); no shell needed.
+      $("pair-hint").textContent = `Duyệt mã tại · Approve at ${new URL(p.approve_url, location.href)}`;
       body.dataset.pairCode = p.code;
       const expires = Date.now() + p.expires_in_s * 1000;
       while (Date.now() < expires) {
