@@ -95,7 +95,10 @@ def seed(session: Session, store: MediaStore, now: datetime) -> tuple[str, dict[
     content.add_schedule(session, led.id, name="LED ngoài trời", groups=["led"], priority=2)
     content.add_reminder(session, p["reminder"], duration_s=20, every_min=15, everywhere=True,
                          name="Nhắc lại định kỳ")
-    _user, password = add_user(session, DEMO_ADMIN, "admin", now)
+    admin, password = add_user(session, DEMO_ADMIN, "admin", now)
+    # The person who started the server is this admin and the only one who saw the password: nobody else
+    # chose it for them, so they are not made to change it at first login (the README says how).
+    admin.must_change_password = False
     audit(session, "serve", "demo.seed", "network", now, after={"screens": [s.id for s in SCREENS]})
     content.sync_renditions(session, store, now)
     return password, tokens

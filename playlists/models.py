@@ -305,6 +305,8 @@ class User(Base):
     # Operators see only these sites (Screen.site, comma-free names, one per line) and groups.
     sites: Mapped[str] = mapped_column(Text, default="")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when an admin gave them a password (a new account's, a reset's): they choose their own at next login.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     groups: Mapped[list[Group]] = relationship(secondary=user_groups, order_by="Group.name")
 

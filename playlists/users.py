@@ -6,6 +6,7 @@ random strings stored as sha256 digests, like device tokens, because a slow hash
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -16,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -81,10 +82,12 @@ def add_user(session: Session, username: str, role: str, now: datetime, *, passw
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise UserError("user %(name)s exists already: choose another user name", code="user.exists",
                         field="username", name=repr(username))
+    generated = password is None
     password = new_password() if password is None else password
     _check_password(password)
+    # Someone else saw a generated password: its owner replaces it at their first login.
     user = User(username=username, role=role, password_hash=_hash(password),
-                disabled=False, created_at=now)
+                disabled=False, created_at=now, must_change_password=generated)
     set_scope(session, user, sites, groups)
     session.add(user)
     session.flush()
@@ -117,14 +120,88 @@ def user_named(session: Session, username: str) -> User:
     return user
 
 
+def user_by_id(session: Session, user_id: object) -> User:
+    """The user with this id; refuses an unknown one."""
+    user = session.get(User, user_id) if isinstance(user_id, int) and 0 < user_id < 2 ** 31 else None
+    if user is None:
+        raise UserError("There is no user number %(id)s: deleted, or a wrong address.", code="user.unknown",
+                        id=user_id)
+    return user
+
+
+def _keep_an_admin(session: Session, user: User, role: str, disabled: bool) -> None:
+    """Refuse a change that leaves no enabled admin: nobody could manage users from the console any more."""
+    if user.role != "admin" or user.disabled or (role == "admin" and not disabled):
+        return
+    others = session.scalar(select(func.count()).select_from(User).where(
+        User.role == "admin", User.disabled.is_(False), User.id != user.id))
+    if not others:
+        raise UserError("%(name)s is the only active admin: make another user an admin first, or nobody could "
+                        "manage users any more.", code="user.last_admin", field="role", name=user.username)
+
+
+def set_role(session: Session, user: User, role: str) -> None:
+    """Give user another role; refuses an unknown role and the demotion of the last active admin."""
+    if role not in ROLES:
+        raise UserError("Role: choose admin, staff or operator.", code="user.role", field="role")
+    _keep_an_admin(session, user, role, user.disabled)
+    user.role = role
+
+
 def set_password(session: Session, user: User, password: str, now: datetime, *,
-                 keep_session: str | None = None) -> int:
-    """Give user a new password and end their sessions (all but keep_session, the one making the change).
+                 keep_session: str | None = None, must_change: bool = False) -> int:
+    """Give user a new password and end their sessions (all but keep_session, the one making the change);
+    must_change makes them choose their own at next login (someone else chose this one).
 
     Returns how many sessions ended; refuses a password shorter than MIN_PASSWORD."""
     _check_password(password)
     user.password_hash = _hash(password)
+    user.must_change_password = must_change
     return end_sessions(session, user.id, now, keep=keep_session)
+
+
+def reset_password(session: Session, user: User, now: datetime) -> tuple[str, int]:
+    """An admin's reset: a generated password (to be shown once) that its owner must replace at next login.
+
+    Returns (password, sessions ended); every session of the user ends."""
+    password = new_password()
+    return password, set_password(session, user, password, now, must_change=True)
+
+
+def password_fingerprint(user: User) -> str:
+    """A short digest of the user's current password hash. A reset link carries it, so the link stops working
+    as soon as the password changes (its own use included) without anything about links being stored."""
+    return hashlib.sha256(f"reset-link:{user.password_hash}".encode()).hexdigest()[:24]
+
+
+def check_reset(user: User | None, fingerprint: object, issued: object, now: datetime, valid: timedelta) -> User:
+    """The user of a reset link (whose signature the caller checked) that still works; refuses one whose user is
+    gone or disabled, whose password changed since it was made (so it was used already), or older than valid."""
+    if isinstance(issued, bool) or not isinstance(issued, int) or not 0 < issued < 2 ** 40:
+        raise UserError("This is not a password reset link.", code="user.reset_invalid")
+    if user is None or user.disabled:
+        raise UserError("This link no longer works: the account is disabled or gone. Ask an admin.",
+                        code="user.reset_invalid")
+    if fingerprint != password_fingerprint(user):
+        raise UserError("This link no longer works: it was used already, or the password was changed since. "
+                        "Ask an admin for a new link.", code="user.reset_used")
+    made = datetime.fromtimestamp(issued, UTC)
+    if _utc(now) - made > valid:
+        raise UserError("This link expired at %(until)s. Ask an admin for a new one.", code="user.reset_expired",
+                        until=made + valid)
+    return user
+
+
+def redeem_reset(session: Session, user_id: object, fingerprint: object, issued: object, new: str, repeat: str,
+                 now: datetime, valid: timedelta) -> User:
+    """Set the password chosen through a reset link (see check_reset); every session of the user ends, and the
+    link stops working."""
+    user = session.get(User, user_id) if isinstance(user_id, int) and 0 < user_id < 2 ** 31 else None
+    check_reset(user, fingerprint, issued, now, valid)
+    if new != repeat:
+        raise UserError("New password: the two copies differ.", code="user.password_mismatch", field="repeat")
+    set_password(session, user, new, now)
+    return user
 
 
 def change_own_password(session: Session, user_id: int, current: str, new: str, repeat: str, now: datetime, *,
@@ -234,7 +311,9 @@ def purge_sessions(session: Session, now: datetime, policy: SessionPolicy) -> in
 
 
 def set_disabled(session: Session, user: User, disabled: bool, now: datetime) -> None:
-    """Disable a user (ending their sessions at once) or enable them again."""
+    """Disable a user (ending their sessions at once) or enable them again; refuses to disable the last active
+    admin."""
+    _keep_an_admin(session, user, user.role, disabled)
     user.disabled = disabled
     if disabled:
         end_sessions(session, user.id, now)

@@ -76,6 +76,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Console sessions end after this long without a request, and this long after the login at most.
         SESSION_IDLE_MINUTES=60,
         SESSION_MAX_HOURS=12,
+        # How long an admin's password reset link works (it also stops once used: the password changed).
+        RESET_LINK_HOURS=24,
         # Failed logins: after LOGIN_FREE_FAILURES of one (address, name) pair, or LOGIN_ADDRESS_FREE_FAILURES of
         # one address across names, each next attempt waits 2, 4, 8 ... s up to LOGIN_MAX_DELAY_S; a pair or
         # address with no attempt for LOGIN_FORGET_MINUTES starts again. Never a lock on the account itself.
@@ -105,6 +107,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         api,
         auth,
         console,
+        console_people,  # noqa: F401 - registers the Users pages and the reset links on console.bp
         console_screens,  # noqa: F401 - registers the Screens, Groups, Sites and pairing pages on console.bp
         dashboard,  # noqa: F401 - registers the console's home page on console.bp
         db,

@@ -63,6 +63,7 @@ from playlists.users import (
 
 from .db import get_session
 from .errors import error_response
+from .i18n import say
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -79,6 +80,8 @@ class Staff(UserMixin):
         self.id, self.username, self.role = user.id, user.username, user.role
         self.sites = tuple(s for s in user.sites.splitlines() if s)
         self.group_ids = tuple(group.id for group in user.groups)
+        # An admin chose their password (new account, reset): they choose their own before anything else.
+        self.must_change = bool(getattr(user, "must_change_password", False))
         self.sid = sid
 
     def get_id(self) -> str | None:
@@ -332,7 +335,7 @@ def account_password():
                             now, keep_session=staff.sid)
     except UserError as exc:
         session.rollback()
-        error = PASSWORD_ERRORS.get(exc.code, str(exc))
+        error = PASSWORD_ERRORS.get(exc.code) or say(exc)
         return render_template("staff/account_password.html", error=error, MIN_PASSWORD=MIN_PASSWORD), 400
     audit(session, actor(), "user.password", f"user:{staff.username}", now)
     session.commit()

@@ -49,11 +49,10 @@ from playlists.models import (
     Rendition,
     ScheduleRow,
     Screen,
-    User,
 )
 from playlists.network import as_utc
 from playlists.screens import DEFAULT_TZ
-from playlists.users import ROLES, UserError, add_user, audit, end_sessions, set_disabled
+from playlists.users import UserError, audit
 from renderer import DEFAULT_URL, LANGUAGES, TEMPLATES, PosterSpec, RenderError, get_profile, render_poster
 from renderer.spec import TEXT_FIELDS, default_copy
 
@@ -61,7 +60,7 @@ from .auth import actor, current_staff, require
 from .db import get_session, get_store
 from .errors import error_response
 from .forms import FormError, PlaylistForm, PosterForm, ReminderForm, ScheduleForm, TakeoverForm
-from .i18n import when
+from .i18n import refusal, say, when
 from .player import now
 from .scope import viewer_scope, visible_media
 
@@ -136,11 +135,11 @@ def _apply(action: str, change: Callable[[Session, datetime], Done], *, sync: bo
         session.commit()
     except (ContentError, UserError, FormError) as exc:
         session.rollback()
-        return None, str(exc)
+        return None, refusal(exc)
     except IntegrityError:
         # Two people saving the same name at the same moment: the other one's row won.
         session.rollback()
-        return None, "that conflicts with a record someone saved at the same moment; reload and try again"
+        return None, _("That conflicts with a record someone saved at the same moment; reload and try again.")
     return done, None
 
 
@@ -241,7 +240,7 @@ def _preview(spec: PosterSpec, profile_name: str) -> dict:
     try:
         poster = render_poster(spec, profile)
     except RenderError as exc:
-        return {**base, "error": str(exc)}
+        return {**base, "error": say(exc), "code": exc.code}
     image = poster.image.convert("RGB")
     if image.width > PREVIEW_BOX[0] or image.height > PREVIEW_BOX[1]:
         image = ImageOps.contain(image, PREVIEW_BOX, Image.Resampling.LANCZOS)
@@ -311,7 +310,8 @@ def poster_preview():
         form.checked()
         spec = PosterSpec.from_dict(_spec_from(form)).resolved()
     except (RenderError, FormError) as exc:
-        return error_response(400, str(exc))
+        words = refusal(exc)
+        return error_response(400, words, words.code, words.field)
     profiles = preview_profiles(get_session(), form.poster_id.data)
     return jsonify(previews=[_preview(spec, name) for name in profiles])
 
@@ -592,77 +592,7 @@ def end_takeover(override_id: int):
 section("console.users", _l("Users"), "admin")
 
 
-def _users_page(error: str | None = None, created: tuple[str, str] | None = None, status: int = 200):
-    session = get_session()
-    users = session.scalars(select(User).order_by(User.username)).all()
-    groups = session.scalars(select(Group).order_by(Group.name)).all()
-    return render_template("staff/users.html", users=users, groups=groups, error=error, created=created,
-                           form=request.form if error else ImmutableMultiDict(), ROLES=ROLES), status
-
-
-@bp.get("/users")
-@require("admin")
-def users():
-    """Everyone who can log in, and the form to add someone."""
-    return _users_page()
-
-
-@bp.post("/users")
-@require("admin")
-def add_user_view():
-    """Add a user; the page shows the generated password this once (it is never stored in clear)."""
-    form = request.form
-
-    def change(session, at):
-        sites = form.get("sites", "").splitlines()
-        user, password = add_user(session, form.get("username", "").strip().lower(), form.get("role", ""), at,
-                                  sites=sites, groups=form.getlist("groups"))
-        scope = {"sites": user.sites.splitlines(), "groups": [g.name for g in user.groups]}
-        return Done(f"user:{user.username}", after={"role": user.role, **scope}, value=(user.username, password))
-
-    done, error = _apply("user.add", change, sync=False)
-    if error:
-        return _users_page(error, status=400)
-    return _users_page(created=done.value)
-
-
-@bp.post("/users/<int:user_id>/status")
-@require("admin")
-def set_user_status(user_id: int):
-    """Disable a user (their session and API tokens stop working at once) or enable them again."""
-    disable = request.form.get("disabled") == "1"
-
-    def change(session, at):
-        user = session.get(User, user_id)
-        if user is None:
-            raise UserError(f"user: got id {user_id}, but there is no such user")
-        if disable and user.id == current_staff().id:
-            raise UserError("you cannot disable yourself: ask another admin")
-        before = user.disabled
-        set_disabled(session, user, disable, at)
-        return Done(f"user:{user.username}", before={"disabled": before}, after={"disabled": disable})
-
-    done, error = _apply("user.disable" if disable else "user.enable", change, sync=False)
-    flash(error or (_("User disabled.") if disable else _("User enabled.")), "error" if error else "ok")
-    return redirect(url_for("console.users"))
-
-
-@bp.post("/users/<int:user_id>/sessions")
-@require("admin")
-def sign_out_everywhere(user_id: int):
-    """End every console session of a user at once (an admin's own: all but this one)."""
-
-    def change(session, at):
-        user = session.get(User, user_id)
-        if user is None:
-            raise UserError(f"user: got id {user_id}, but there is no such user")
-        ended = end_sessions(session, user.id, at, keep=current_staff().sid)
-        return Done(f"user:{user.username}", after={"sessions_ended": ended}, value=(user.username, ended))
-
-    done, error = _apply("user.signout", change, sync=False)
-    flash(error or _("%(name)s is signed out everywhere (%(n)d sessions ended).", name=done.value[0],
-                     n=done.value[1]), "error" if error else "ok")
-    return redirect(url_for("console.users"))
+# The pages themselves are in server/console_people.py (the section stays here to keep the home page's order).
 
 
 # --- offline exports -----------------------------------------------------------------------------------------

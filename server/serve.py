@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -104,13 +106,48 @@ def gunicorn_options(host: str, port: int, workers: int, config: Mapping, access
     }
 
 
+def check_bind(host: str, port: int) -> None:
+    """Refuse (RuntimeError, one line for people) when host:port cannot be listened on, so that a busy port is
+    found before anything is created: a first run that seeded the demo and printed the admin's password, then
+    failed to bind, left a new user with neither a server nor, on the next run, the password."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError):
+        raise RuntimeError(f"cannot listen on {host}: it is not an address of this machine nor a name that "
+                           "resolves; choose another with --host") from None
+    family, kind, proto, _name, address = infos[0]
+    probe = socket.socket(family, kind, proto)
+    try:
+        # As gunicorn binds: SO_REUSEADDR, so a port left in TIME_WAIT by a previous run counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+    except OSError as exc:
+        other = port + 1 if port < 65535 else 8001
+        if exc.errno == errno.EADDRINUSE:
+            raise RuntimeError(f"port {port} on {host} is in use; choose another with --port "
+                               f"(make run PORT={other})") from None
+        if exc.errno == errno.EACCES:
+            raise RuntimeError(f"port {port} on {host} needs administrator rights; choose one above 1023 with "
+                               f"--port (make run PORT={8000 if port != 8000 else other})") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise RuntimeError(f"cannot listen on {host}: it is not an address of this machine; choose another "
+                               "with --host") from None
+        raise RuntimeError(f"cannot listen on port {port} on {host}: {exc.strerror}") from None
+    finally:
+        probe.close()
+
+
 def run(host: str, port: int, workers: int, access_log: bool = False, demo: bool = True,
         scheduler: bool = True) -> None:
-    """Serve until interrupted, with the scheduler as a child process; seed the demo on an empty instance."""
+    """Serve until interrupted, with the scheduler as a child process; seed the demo on an empty instance.
+
+    Checks first that host:port can be listened on, and creates nothing (instance, database, demo, admin) when
+    it cannot."""
     from playlists.db import upgrade
 
     from .db import get_engine
 
+    check_bind(host, port)
     app = create_app()
     with app.app_context():
         engine = get_engine()
