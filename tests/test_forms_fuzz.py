@@ -81,6 +81,13 @@ ROUTES = {
                               ["username", "role", "sites", "groups"]),
     "console.set_user_status": ("POST", "/staff/users/4/status", {"disabled": "0"}, ["disabled"]),
     "console.sign_out_everywhere": ("POST", "/staff/users/4/sessions", {}, []),
+    "console.user_edit": ("GET", "/staff/users/4", {}, ["lang"]),
+    "console.save_user": ("POST", "/staff/users/4", {"role": "operator", "groups": "hospital"},
+                          ["role", "sites", "groups"]),
+    "console.reset_user_password": ("POST", "/staff/users/4/password", {"how": "link"}, ["how"]),
+    "console.reset_with_link": ("POST", "/staff/reset/{code}", {"new": "correct horse battery",
+                                                                  "repeat": "correct horse battery"},
+                                ["new", "repeat"]),
     "auth.account_password": ("POST", "/staff/account/password", {"current": "wrong", "new": "x", "repeat": "x"},
                               ["current", "new", "repeat"]),
     "exports.usb": ("GET", "/staff/export/usb", {"screen": "bx-bac-1"}, ["screen", "group", "date"]),
@@ -127,7 +134,8 @@ ROUTES = {
 }
 # Paths with a second method on the same endpoint (GET pages of the POST forms above).
 GETS = {"console.poster_form": "/staff/posters/{poster}", "console.playlist_form": "/staff/playlists/{playlist}",
-        "auth.login": "/staff/login", "auth.account_password": "/staff/account/password"}
+        "auth.login": "/staff/login", "auth.account_password": "/staff/account/password",
+        "console.reset_with_link": "/staff/reset/{code}"}
 EXEMPT = {
     "static": "files from server/static: Flask's send_from_directory (safe_join) answers 404 for anything else",
 }
@@ -188,7 +196,8 @@ def test_every_route_outside_the_api_is_fuzzed_or_exempt(instance):
 FUZZ = settings(derandomize=True, max_examples=8, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 # Pages that hash a password on each post (Argon2id takes tens of milliseconds by design) get fewer examples.
-HASHING = {"auth.login", "auth.account_password", "console.add_user_view"}
+HASHING = {"auth.login", "auth.account_password", "console.add_user_view", "console.reset_with_link",
+           "console.reset_user_password"}
 
 
 def _hostile_fields(names):
