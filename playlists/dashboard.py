@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -54,7 +54,6 @@ class Showing:
     """One item on air in a group: how many of the group's screens show it, from which source, until when."""
 
     item: str
-    name: str
     sha256: str | None  # a rendition of it, for a thumbnail
     screens: int
     sources: tuple[str, ...]
@@ -95,8 +94,8 @@ class Takeover:
 class Activity:
     """Plays and scans of two consecutive local days."""
 
-    yesterday: object  # datetime.date
-    day_before: object
+    yesterday: date
+    day_before: date
     plays: tuple[int, int]  # (yesterday, the day before)
     scans: tuple[int, int]
     top: tuple[tuple[str, int], ...]  # yesterday's most played content names
@@ -204,7 +203,7 @@ def now_playing(network: Network, screens: list[ScreenEntry], now: datetime) -> 
         for key, shown in by_item.items():
             profile = Counter(s.profile for s, _ in shown).most_common(1)[0][0]
             ref = network.renditions.get((key, profile))
-            showing.append(Showing(key, key, ref.sha256 if ref else None, len(shown),
+            showing.append(Showing(key, ref.sha256 if ref else None, len(shown),
                                    tuple(sorted({seg.source for _, seg in shown})), min(seg.end for _, seg in shown)))
         showing.sort(key=lambda s: (-s.screens, s.item))
         out.append(GroupNow(group, len(members[group]), tuple(showing), not_ready))

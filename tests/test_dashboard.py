@@ -2,6 +2,7 @@
 and the page a person reads. The network is tests/test_preview.py's: four screens at four sites, a station
 playlist 06-22, a reminder every 15 minutes, a takeover on one station screen from 09:20 to 09:50."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -249,3 +250,5 @@ def test_an_operator_page_names_none_of_the_other_sites(app):
     for other in (SOUTH, HOSPITAL, MARKET, "Nam 1"):
         assert other not in page
     assert "/staff/takeover" not in page  # operators cannot end a takeover
+    thumbs = re.findall(r'src="(/staff/media/[0-9a-f]+/thumb)"', page)
+    assert thumbs and all(chi.get(url).status_code == 200 for url in thumbs)  # what their screens show
