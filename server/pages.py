@@ -28,10 +28,25 @@ def in_language(code: str) -> str:
     return url_for(request.endpoint, **(request.view_args or {}), **args, lang=code)
 
 
+def is_current(endpoint: str) -> bool:
+    """Whether a header section is where the person is: its own page, a page of its kind ("console.posters" for
+    "console.poster_form"), or any page of a blueprint that has only that section ("preview.screen_page")."""
+    here = request.endpoint or ""
+    if here == endpoint:
+        return True
+    blueprint, _dot, view = endpoint.partition(".")
+    here_blueprint, _dot, here_view = here.partition(".")
+    if blueprint != here_blueprint:
+        return False
+    if sum(1 for e, _label, _role in SECTIONS if e.partition(".")[0] == blueprint) == 1:
+        return True
+    return here_view.startswith(view.rstrip("s") + "_")
+
+
 def _header() -> dict:
     staff = current_staff()
     return {"nav_sections": [(e, label) for e, label, role in SECTIONS if staff and staff.can(role)],
-            "in_language": in_language}
+            "in_language": in_language, "is_current": is_current}
 
 
 def init_app(app: Flask) -> None:

@@ -501,3 +501,16 @@ def test_a_source_is_named_once(app):
     with app.test_request_context("/?lang=en"):
         assert source_label("reminder:2", network) == "Reminder: Nhắc lại định kỳ"
         assert source_label("override:4", network) == "Emergency takeover: Khẩn cấp bão số 9"
+
+
+def test_the_header_marks_where_you_are(site):
+    app, pages = site
+
+    def current(url):
+        html = pages[(url, "en")][1]
+        return re.findall(r'<a href="([^"]+)" aria-current="page">', html[:html.index("</header>")])
+
+    assert current("/staff/posters") == ["/staff/posters"]
+    assert current("/staff/posters/1") == ["/staff/posters"]
+    assert current("/preview/screens/ga-hue-tv") == ["/preview/"]
+    assert current("/staff/account/password") == []
