@@ -390,6 +390,11 @@ def _length(seconds: float, lang: str = "en") -> str:
     return f"{whole // 60} {m} {whole % 60} {s}" if whole >= 60 else f"{whole} {s}"
 
 
+def _dmy(day: date) -> str:
+    """A day as the bundle's readers write it: dd/mm/yyyy (the file name keeps yyyy-mm-dd, to sort)."""
+    return day.strftime("%d/%m/%Y")
+
+
 def _summary(f: Folder) -> str:
     a, b, stretch, day = _span(f)
     return (f"{f.profile.name} {f.profile.width}x{f.profile.height}, {f.day.isoformat()}: loop of "
@@ -413,7 +418,7 @@ def _playlist(f: Folder) -> str:
         "# Bluezone - USB playlist / danh sách phát USB",
         f"# screens / màn hình: {', '.join(s.id for s in f.screens)}",
         f"# panel / màn hình LED: {f.profile.name} {f.profile.width}x{f.profile.height} px",
-        f"# day / ngày: {f.day.isoformat()} ({tz})",
+        f"# day / ngày: {_dmy(f.day)} ({tz})",
         f"# loop / vòng lặp: {len(f.loop.plays)} images / ảnh, {_length(f.loop.seconds)}; "
         f"repeats {a}-{b} / lặp lại khung giờ {a}-{b} ({stretch} of / trên {day})",
         "# Play the files in this order, each for its seconds, then start again from the first.",
@@ -437,14 +442,14 @@ def _readme(folders: list[Folder], target: str) -> str:
         names = ", ".join(s.id + (f" ({s.name})" if s.name and s.name != s.id else "") for s in f.screens)
         vi += [f"{where_vi}: cho màn hình {names}",
                f"  Kích thước: {f.profile.width}x{f.profile.height} điểm ảnh ({f.profile.name}); "
-               f"ngày {f.day.isoformat()} ({f.screens[0].tz})",
+               f"ngày {_dmy(f.day)} ({f.screens[0].tz})",
                f"  Vòng lặp {len(f.loop.plays)} ảnh, dài {_length(f.loop.seconds, 'vi')}: lặp lại đúng những gì "
                f"màn hình phát từ {a} đến {b} ({stretch} trên {day}).", ""]
         a, b, stretch, day = _span(f)
         where_en = f"Folder {f.path}/" if f.path else "The files at the top level"
         en += [f"{where_en}: for screen(s) {names}",
                f"  Size: {f.profile.width}x{f.profile.height} pixels ({f.profile.name}); "
-               f"day {f.day.isoformat()} ({f.screens[0].tz})",
+               f"day {_dmy(f.day)} ({f.screens[0].tz})",
                f"  A loop of {len(f.loop.plays)} images, {_length(f.loop.seconds)} long: it repeats exactly what "
                f"the screen shows from {a} to {b} ({stretch} of {day}).", ""]
     common = _common_seconds(folders[0])
@@ -481,5 +486,5 @@ def _readme(folders: list[Folder], target: str) -> str:
         "The loop does not follow the clock: outside the hours above the screen keeps playing this loop too.",
         "When the content changes, export a new bundle.", "",
     ]
-    head = f"{target} - Bluezone, {folders[0].day.isoformat()}"
+    head = f"{target} - Bluezone, {_dmy(folders[0].day)}"
     return _BOM + "\r\n".join([head, "", *vi, *en]) + "\r\n"
