@@ -181,7 +181,7 @@ def check_reset(user: User | None, fingerprint: object, issued: object, now: dat
         raise UserError("This is not a password reset link.", code="user.reset_invalid")
     if user is None or user.disabled:
         raise UserError("This link no longer works: the account is disabled or gone. Ask an admin.",
-                        code="user.reset_invalid")
+                        code="user.reset_disabled")
     if fingerprint != password_fingerprint(user):
         raise UserError("This link no longer works: it was used already, or the password was changed since. "
                         "Ask an admin for a new link.", code="user.reset_used")
