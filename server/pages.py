@@ -6,6 +6,8 @@ account pages alike) the same header, so the base layout (templates/staff/base.h
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
 from flask import Blueprint, Flask, current_app, request, send_from_directory, url_for
 
 from .auth import current_staff
@@ -21,11 +23,16 @@ def favicon():
 
 
 def in_language(code: str) -> str:
-    """This page's address in another language: the same view and query, with ?lang=code."""
-    if request.endpoint is None or request.url_rule is None or "GET" not in request.url_rule.methods:
-        return f"?lang={code}"
-    args = {k: v for k, v in request.args.items() if k != "lang"}
-    return url_for(request.endpoint, **(request.view_args or {}), **args, lang=code)
+    """This page's address in another language: the same view and query, with ?lang=code. A page shown in answer
+    to a form (a POST-only address) switches on the page the form was on."""
+    if request.url_rule is not None and "GET" in request.url_rule.methods and request.endpoint:
+        args = {k: v for k, v in request.args.items() if k != "lang"}
+        return url_for(request.endpoint, **(request.view_args or {}), **args, lang=code)
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path.startswith("/"):
+        query = [(k, v) for k, v in parse_qsl(referrer.query) if k != "lang"] + [("lang", code)]
+        return f"{referrer.path}?{urlencode(query)}"
+    return f"?lang={code}"
 
 
 def is_current(endpoint: str) -> bool:

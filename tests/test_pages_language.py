@@ -299,6 +299,10 @@ def html_routes(app) -> tuple[list[tuple[str, str]], list[str]]:
     return pages, unfilled
 
 
+# Pages that answered 5xx while fetched: {(url, lang): status}.
+FAILED_PAGES: dict[tuple[str, str], int] = {}
+
+
 def fetch_all(app) -> dict[tuple[str, str], tuple[str, str]]:
     """{(endpoint or url, lang): (url, html)} for every page that answers HTML with 200."""
     pages, _unfilled = html_routes(app)
@@ -309,6 +313,8 @@ def fetch_all(app) -> dict[tuple[str, str], tuple[str, str]]:
             r = client.get(f"{url}{'&' if '?' in url else '?'}lang={lang}")
             if r.status_code == 200 and r.mimetype == "text/html":
                 out[(url, lang)] = (endpoint, r.get_data(as_text=True))
+            elif r.status_code >= 500:
+                FAILED_PAGES[(url, lang)] = r.status_code
             r.close()
         anonymous = app.test_client()
         r = anonymous.get(f"/staff/login?lang={lang}")
@@ -361,6 +367,11 @@ def test_every_page_is_reached_and_there_are_many(site):
     endpoints = {endpoint for endpoint, _html in pages.values()}
     assert {"console.home", "console.schedules", "console.takeover", "preview.index", "preview.screen_page",
             "monitoring.dashboard", "reports.index", "auth.login", "auth.account_password"} <= endpoints
+
+
+def test_no_page_fails(site):
+    _app, pages = site
+    assert not FAILED_PAGES, f"pages answering a server error: {FAILED_PAGES}"
 
 
 def test_vietnamese_pages_show_no_english_phrase_of_the_catalogue(site):
@@ -514,3 +525,15 @@ def test_the_header_marks_where_you_are(site):
     assert current("/staff/posters/1") == ["/staff/posters"]
     assert current("/preview/screens/ga-hue-tv") == ["/preview/"]
     assert current("/staff/account/password") == []
+
+
+def test_the_language_switch_keeps_the_page(app):
+    client = login(app, "vi")
+    page = client.get("/preview/screens/ga-hue-tv?at=2026-11-27T12:00").get_data(as_text=True)
+    assert 'href="/preview/screens/ga-hue-tv?at=2026-11-27T12:00&amp;lang=en" lang="en"' in page
+    # A page shown in answer to a form switches on the page the form was on.
+    token = _token(client.get("/staff/schedules").get_data(as_text=True))
+    r = client.post("/staff/schedules", data={"csrf_token": token, "playlist": ""},
+                    headers={"Referer": "http://localhost/staff/schedules"})
+    assert r.status_code == 400
+    assert 'href="/staff/schedules?lang=en" lang="en"' in r.get_data(as_text=True)
