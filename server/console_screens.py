@@ -16,13 +16,13 @@ import qrcode
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import ImmutableMultiDict
 
 from playlists import content
-from playlists.models import Group, Screen, Site
+from playlists.models import Group, Screen, Site, screen_groups
 from playlists.monitoring import screen_states
 from playlists.pairing import PairingError, approve_pairing, display_code, open_pairing
 from playlists.resolver import now as resolve_now
@@ -332,7 +332,9 @@ def retire_screen_view(screen_id: str):
 def groups(error=None, status: int = 200, editing: int | None = None):
     session = get_session()
     rows = session.scalars(select(Group).order_by(Group.name)).all()
-    counts = {grp.id: sum(1 for s in grp.screens if s.retired_at is None) for grp in rows}
+    counts = dict(session.execute(select(screen_groups.c.group_id, func.count())
+                                  .join(Screen, Screen.id == screen_groups.c.screen_id)
+                                  .where(Screen.retired_at.is_(None)).group_by(screen_groups.c.group_id)).all())
     form = request.form if request.method == "POST" else ImmutableMultiDict()
     return render_template("staff/groups.html", groups=rows, counts=counts, form=form, error=_words(error),
                            field=_field(error), editing=editing), status
@@ -373,9 +375,8 @@ def edit_group(group_id: int):
 def sites(error=None, status: int = 200, editing: int | None = None):
     session = get_session()
     rows = session.scalars(select(Site).order_by(Site.name)).all()
-    counts: dict[str, int] = {}
-    for name in session.scalars(select(Screen.site).where(Screen.retired_at.is_(None))):
-        counts[name] = counts.get(name, 0) + 1
+    counts = dict(session.execute(select(Screen.site, func.count()).where(Screen.retired_at.is_(None))
+                                  .group_by(Screen.site)).all())
     form = request.form if request.method == "POST" else ImmutableMultiDict()
     return render_template("staff/sites.html", sites=rows, counts=counts, form=form, error=_words(error),
                            field=_field(error), editing=editing), status

@@ -368,3 +368,55 @@ def test_the_api_sets_and_returns_group_names_and_retires_screens(app):
     assert call("DELETE", "/api/v1/screens/bx-bac-1").status_code == 404
     r = call("POST", "/api/v1/screens", json={"id": "bx-bac-1", "profile": "led-p10"})
     assert r.status_code == 400 and "retired" in r.get_json()["message"]
+
+
+# --- migration 0012 -----------------------------------------------------------------------------------------------
+
+def test_upgrading_makes_sites_of_the_names_screens_and_users_already_use(empty_db_url):
+    from playlists.db import make_engine
+
+    engine = make_engine(empty_db_url)
+    upgrade(engine, "0011")
+    with engine.begin() as conn:
+        for sid, site, district in (("a", "Ga Huế", "TP Huế"), ("b", "Ga Huế", ""), ("c", "", "")):
+            conn.exec_driver_sql(
+                "INSERT INTO screens (id, name, site, district, profile, tz, token_hash, token_issued_at, created_at) "
+                f"VALUES ('{sid}', '{sid}', '{site}', '{district}', 'tv-1080p', 'Asia/Ho_Chi_Minh', 'h{sid}', "
+                "'2026-01-01', '2026-01-01')")
+        conn.exec_driver_sql("INSERT INTO users (username, password_hash, role, sites, disabled, created_at) VALUES "
+                             "('chi', 'x', 'operator', 'Chợ Đông Ba\nGa Huế', false, '2026-01-01')")
+        conn.exec_driver_sql("INSERT INTO groups (name) VALUES ('stations')")
+    upgrade(engine)
+    with engine.connect() as conn:
+        sites = sorted(conn.exec_driver_sql("SELECT name, district FROM sites").all())
+        labels = conn.exec_driver_sql("SELECT label_vi, label_en FROM groups").all()
+        retired = conn.exec_driver_sql("SELECT count(*) FROM screens WHERE retired_at IS NULL").scalar()
+    assert sites == [("Chợ Đông Ba", ""), ("Ga Huế", "TP Huế")]
+    assert labels == [("", "")] and retired == 3
+    engine.dispose()
+
+
+def test_the_screens_page_costs_the_same_few_queries_for_hundreds_of_screens(app):
+    from sqlalchemy import event
+
+    with app.app_context():
+        session = get_session()
+        for n in range(300):
+            add_screen(session, f"many-{n:03d}", "led-p10", NOW, name=f"Màn hình {n}", site=f"Nơi {n % 20}",
+                       groups=["stations" if n % 2 else "led"])
+        session.commit()
+        engine = get_engine()
+    staff = Console(app, "binh")
+    statements = []
+
+    def count_statement(*_args):
+        statements.append(1)
+
+    event.listen(engine, "before_cursor_execute", count_statement)
+    try:
+        page = staff.page("/staff/screens")
+    finally:
+        event.remove(engine, "before_cursor_execute", count_statement)
+    assert page.count('<tr id="screen-') == 302
+    assert len(statements) < 40, len(statements)  # the network snapshot, the states, the groups: not per screen
+    assert page.count('class="now"') == 302  # every screen's thumbnail, from one resolution per rule set
