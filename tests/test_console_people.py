@@ -340,3 +340,18 @@ def test_every_form_needs_its_csrf_token(app, admin):
                          csrf=False).status_code == 400
     assert user(app, "binh").role == "staff" and logs_in(app, "binh", PASSWORD)
     assert entries(app, "user.reset_password") == [] and entries(app, "user.password_by_link") == []
+
+
+def test_refusals_and_the_shown_once_notes_are_in_vietnamese(app):
+    admin = Person(app, "an", lang="vi")
+    an = user(app, "an")
+    r = admin.post(f"/staff/users/{an.id}", {"role": "staff"})
+    assert "an là người quản trị duy nhất đang hoạt động" in flash_error(r.get_data(as_text=True))
+    r = admin.post(f"/staff/users/{user(app, 'binh').id}/password", {"how": "link"})
+    page = r.get_data(as_text=True)
+    assert "Liên kết đặt lại mật khẩu cho binh, chỉ hiện một lần này:" in page
+    assert "đến 09:00 ngày 28/11/2026" in page  # 24 hours from 09:00 on 27/11 in Huế
+    path = shown_once(page).removeprefix("http://localhost")
+    CLOCK[0] = NOW + timedelta(days=2)
+    r = Person(app, None, lang="vi").get(path)
+    assert "Liên kết này đã hết hạn lúc 09:00 ngày 28/11/2026" in flash_error(r.get_data(as_text=True))
