@@ -420,3 +420,13 @@ def test_the_screens_page_costs_the_same_few_queries_for_hundreds_of_screens(app
     assert page.count('<tr id="screen-') == 302
     assert len(statements) < 40, len(statements)  # the network snapshot, the states, the groups: not per screen
     assert page.count('class="now"') == 302  # every screen's thumbnail, from one resolution per rule set
+
+
+def test_mistakes_are_said_in_english_too(app):
+    staff = Console(app, "binh", lang="en")
+    r = staff.post("/staff/screens/new", {"profile": "led-p10", "id": "cho-1", "name": "Chợ", "groups": ["nope"]})
+    assert r.status_code == 400 and "Not saved: there is no group nope" in alerts(r.get_data(as_text=True))
+    r = staff.post("/staff/sites", {"name": "Ga Huế" * 40, "district": ""})
+    assert r.status_code == 400 and any("too long" in a for a in alerts(r.get_data(as_text=True)))
+    page = staff.page("/staff/pair?code=ZZZZZZ")
+    assert any("is wrong, used or expired" in a for a in alerts(page))
