@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-postgres lint bench bench-render bench-poll bench-scale bench-dashboard contact-sheet translations clean
+.PHONY: run test test-postgres lint bench bench-render bench-poll bench-scale bench-dashboard contact-sheet screenshots translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,7 @@ bench-poll: $(VENV)/.installed
 # again. Refusals are extracted from the error classes' first argument (IngestError's second): renderer/errors.py.
 ERROR_KEYWORDS := -k N_ -k Problem -k RenderError -k RuleError -k ContentError -k ContentNotFound -k ResolveError \
 	-k ScreenError -k PairingError -k UserError -k StoreError -k StatsError -k ExportError -k ExportNotFound \
-	-k ReportError -k IngestError:2
+	-k ReportError -k TooManyPairings -k ClaimThrottled -k IngestError:2
 translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F server/babel.cfg -k _l $(ERROR_KEYWORDS) --no-location --omit-header -o server/translations/messages.pot .
 	$(BIN)/pybabel update -i server/translations/messages.pot -d server/translations
@@ -62,6 +62,10 @@ bench-scale: $(VENV)/.installed
 	@command -v nginx >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx)
 	$(BIN)/python bench/bench_scale.py $(BENCH_SCALE_ARGS)
 	$(BIN)/python bench/bench_scale.py --postgres $(BENCH_SCALE_ARGS)
+
+# The README's pictures of the console (docs/screenshots/): the demo network in Chromium (needs the test extra).
+screenshots: $(VENV)/.installed-test
+	$(BIN)/python docs/screenshots.py
 
 contact-sheet: $(VENV)/.installed
 	$(BIN)/python -m renderer.sheet docs/contact-sheet.png
