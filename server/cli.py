@@ -319,24 +319,30 @@ def user_add(username, role, sites, groups) -> None:
 @click.argument("username", metavar="NAME")
 @click.option("--generate", is_flag=True, help="Make a password and print it once, alone on the last line.")
 def user_password(username, generate) -> None:
-    """Set a user's password (asked twice, or generated); every session of theirs ends."""
-    from playlists.demo import forget_first_start_secrets
+    """Set a user's password (asked twice, or generated); every session of theirs ends.
+
+    This is how a lost admin password is reset: `signage user password admin` (with SIGNAGE_INSTANCE set when
+    the instance is not ./instance)."""
+    from playlists.demo import FIRST_START_SECRETS, forget_first_start_secrets
     from playlists.users import audit, new_password, set_password, user_named
 
     from . import instance_dir
 
-    password = new_password() if generate else click.prompt("New password", hide_input=True,
-                                                              confirmation_prompt=True, err=True)
     with app_session() as session:
-        ended = set_password(session, user_named(session, username), password, now())
+        target = user_named(session, username)  # an unknown name is refused before any password is asked
+        password = new_password() if generate else click.prompt(f"New password for {username}", hide_input=True,
+                                                                  confirmation_prompt=True, err=True)
+        ended = set_password(session, target, password, now())
         audit(session, "cli", "user.password", f"user:{username}", now(), after={"sessions_ended": ended})
-    forget_first_start_secrets(instance_dir(), username)
+    deleted = forget_first_start_secrets(instance_dir(), username)
+    said = f"password of {username} set; {ended} session(s) ended"
+    if deleted:
+        said += f"; deleted {os.path.join(instance_dir(), FIRST_START_SECRETS)} (its password no longer works)"
     if generate:
-        click.echo(f"password of {username} set; {ended} session(s) ended; the password (shown once) is on the "
-                   "next line")
+        click.echo(f"{said}; the new password (shown once) is on the next line")
         click.echo(password)
     else:
-        click.echo(f"password of {username} set; {ended} session(s) ended")
+        click.echo(f"{said}; log in to the console with it")
 
 
 @main.group()
