@@ -455,6 +455,9 @@ def pair_approve():
             screen_id, _token = _new_screen(session, form, at)  # the player claims a fresh token of its own
         else:
             screen_id = form.get("screen", "")
+            if not screen_id:
+                raise PairingError("choose the screen in the list, or choose a new screen and describe it",
+                                   code="pairing.no_screen", field="screen")
             screen_in_service(session, screen_id)
         pairing = approve_pairing(session, form.get("code", ""), screen_id, at)
         return Done(f"screen:{screen_id}", after={"pairing": display_code(pairing.code), "new": new},

@@ -84,11 +84,12 @@ def test_staff_add_a_screen_and_pair_a_player_from_the_console(browser, live_ser
         # A mistake first: "a screen already in the list" without choosing one is refused in words.
         staff.click("#pair button[type=submit]")
         assert "Chưa lưu" in staff.inner_text("#pair [role=alert]")
-        assert "không có màn hình" in staff.inner_text("#pair [role=alert]")
+        assert "hãy chọn màn hình trong danh sách" in staff.inner_text("#pair [role=alert]")
         assert staff.input_value("input[name=code]") == code
 
         # Then a new screen, described in the same form.
         staff.check("input[name=mode][value=new]")
+        staff.screenshot(path="/tmp/console-pair.png", full_page=True)
         staff.check("input[name=profile][value=led-p10]")
         staff.fill("input[name=id]", "ga-hue-led")
         staff.fill("input[name=name]", "Ga Huế – LED")
