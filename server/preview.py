@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from playlists.monitoring import day_view, screen_states, thresholds
@@ -23,6 +24,7 @@ from .auth import current_staff, require
 from .console import SECTIONS, section
 from .db import get_manifests, get_session
 from .forms import query_instant
+from .i18n import clock
 from .player import now
 from .scope import viewer_scope
 
@@ -137,7 +139,8 @@ def now_json(screen_id: str):
     return jsonify(screen=screen.id, at=_iso(view.at), item=seg.item.key, name=name, source=seg.source,
                    start=_iso(seg.start),
                    end=_iso(seg.end), url=media.url, sha256=media.sha256, width=media.width, height=media.height,
-                   upcoming=upcoming)
+                   upcoming=upcoming, why=source_label(seg.source, network),
+                   until=_("until %(time)s", time=clock(seg.end, screen.tz, seconds=True)))
 
 
 def _iso(moment: datetime) -> str:

@@ -537,3 +537,12 @@ def test_the_language_switch_keeps_the_page(app):
                     headers={"Referer": "http://localhost/staff/schedules"})
     assert r.status_code == 400
     assert 'href="/staff/schedules?lang=en" lang="en"' in r.get_data(as_text=True)
+
+
+def test_the_previews_live_caption_is_worded_by_the_server(app):
+    """preview.js refreshes "why" and "until" from now.json, which words them in the page's language."""
+    for lang, why, until in (("vi", "Khẩn cấp bão số 9", "đến 12:07:00"),
+                             ("en", "Emergency takeover: Khẩn cấp bão số 9", "until 12:07:00")):
+        client = login(app, lang)
+        now = client.get("/preview/screens/ga-hue-tv/now.json").get_json()
+        assert (now["why"], now["until"]) == (why, until)

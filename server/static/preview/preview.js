@@ -28,6 +28,11 @@
         }
         document.body.dataset.previewItem = now.item;
       }
+      // Why it shows and until when, in the page's language as the server words them.
+      for (const [id, text] of [["now-why", now.why], ["now-until", now.until]]) {
+        const el = document.getElementById(id);
+        if (el && text) el.textContent = text;
+      }
       wait(Date.parse(now.end));
     } catch (err) {
       setTimeout(refresh, 10000);
