@@ -117,11 +117,12 @@ def start_pairing(session: Session, secret: object, now: datetime, client: str =
     session.execute(delete(Pairing).where(Pairing.expires_at <= now))
     if client and session.scalar(select(func.count()).select_from(Pairing).where(Pairing.client == client)) \
             >= limits.max_per_client:
-        raise TooManyPairings(f"this address already has {limits.max_per_client} pairing codes open (at most "
-                              f"{limits.max_per_client}); use one of them or wait until they expire")
+        raise TooManyPairings("this address already has %(count)s pairing codes open (at most %(max)s); use one of "
+                              "them or wait until they expire", code="pairing.too_many_here",
+                              count=limits.max_per_client, max=limits.max_per_client)
     if session.scalar(select(func.count()).select_from(Pairing)) >= limits.max_open:
-        raise TooManyPairings(f"too many players are waiting to be paired (at most {limits.max_open}); "
-                              "try again later")
+        raise TooManyPairings("too many players are waiting to be paired (at most %(max)s); try again later",
+                              code="pairing.too_many", max=limits.max_open)
     while True:
         code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
         if session.get(Pairing, code) is None:
@@ -183,9 +184,10 @@ def check_claims_allowed(session: Session, client: str, now: datetime, limits: P
         return
     ends = as_utc(row.window_start) + limits.lifetime
     if ends > now:
-        raise ClaimThrottled(f"too many wrong pairing claims from this address (at most {limits.claim_failures} in "
-                             f"{int(limits.lifetime.total_seconds() // 60)} minutes); try again later",
-                             max(1, int((ends - now).total_seconds() + 0.999)))
+        raise ClaimThrottled("too many wrong pairing claims from this address (at most %(max)s in %(minutes)s "
+                             "minutes); try again later", max(1, int((ends - now).total_seconds() + 0.999)),
+                             code="pairing.throttled", max=limits.claim_failures,
+                             minutes=int(limits.lifetime.total_seconds() // 60))
 
 
 def note_claim_failure(session: Session, client: str, now: datetime, limits: PairingLimits) -> None:

@@ -22,6 +22,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -48,12 +50,16 @@ from renderer import PosterSpec, RenderError, encode, get_profile, render_poster
 from . import schemas
 from .auth import actor, require
 from .db import get_session, get_store
-from .errors import error_response
+from .errors import error_response, refusal_response
+from .i18n import say
 from .openapi import Operation, document
 from .player import now
 from .worker import run_heavy
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# What a record is called in a message (by its table's name, singular).
+_KINDS = {"poster": _l("poster"), "playlist": _l("playlist"), "schedule": _l("schedule"), "reminder": _l("reminder"),
+          "override": _l("takeover"), "screen": _l("screen"), "group": _l("group")}
 ROUTES: list[Operation] = []  # what the OpenAPI document describes of this blueprint
 
 
@@ -86,7 +92,7 @@ def endpoint(rule: str, method: str, role: str, summary: str, body: type[BaseMod
                     kwargs["body"] = read_json(model)
                 return view(*args, **kwargs)
             except schemas.BodyError as exc:
-                return error_response(exc.status, exc.message)
+                return error_response(exc.status, exc.message, exc.code, exc.field)
 
         guarded = require(role)(answering)
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=guarded, methods=[method])
@@ -121,13 +127,13 @@ def _change(action: str, make: Callable, describe: Callable, status: int = 200, 
         doc = run_heavy(contextvars.copy_context().run, work)
     except ContentNotFound as exc:
         session.rollback()
-        return error_response(404, str(exc))
+        return refusal_response(404, exc)
     except (ContentError, ScreenError, RenderError) as exc:
         session.rollback()
-        return error_response(400, str(exc))
+        return refusal_response(400, exc)
     except IntegrityError:
         session.rollback()
-        return error_response(409, "that conflicts with an existing record")
+        return error_response(409, _("That conflicts with an existing record; reload and try again."), "conflict")
     return jsonify(doc), status
 
 
@@ -198,7 +204,9 @@ def _list(model, describe: Callable, order):
 def _one(model, ident, describe: Callable):
     row = get_session().get(model, ident)
     if row is None:
-        return error_response(404, f"no {model.__tablename__[:-1]} {ident}")
+        kind = model.__tablename__[:-1]
+        return error_response(404, _("There is no %(kind)s %(id)s.", kind=_KINDS.get(kind, kind), id=ident),
+                              "record.unknown")
     return jsonify(describe(row))
 
 
@@ -241,7 +249,7 @@ def _preview(spec: PosterSpec, name: str) -> dict:
     try:
         poster = render_poster(spec, profile)
     except RenderError as exc:
-        return {"profile": name, "error": str(exc)}
+        return {"profile": name, "error": say(exc), "code": exc.code}
     png = base64.b64encode(encode(poster.image, "PNG", profile)).decode("ascii")
     return {"profile": name, "width": profile.width, "height": profile.height, "qr_ok": poster.qr is not None,
             "scan_m": poster.qr.scan_m if poster.qr else None, "report": poster.report(),
@@ -261,7 +269,8 @@ def list_assets():
 def upload_asset():
     upload = request.files.get("file")
     if upload is None:
-        return error_response(400, "expected a multipart/form-data body with the image in the field `file`")
+        return error_response(400, _("expected a multipart/form-data body with the image in the field `file`"),
+                              "upload.no_file", "file")
     # Werkzeug has spooled the file to a temporary file (above 500 KB): ingest reads it from there, in a thread
     # off the worker's event loop, one upload at a time per worker (server/worker.py), so that memory stays
     # bounded however many arrive at once.
@@ -271,7 +280,7 @@ def upload_asset():
     try:
         cleaned = run_heavy(clean)
     except IngestError as exc:
-        return error_response(exc.status, exc.message)
+        return refusal_response(exc.status, exc)
     session = get_session()
     try:
         media, created = store_ingested(session, get_store(), cleaned, now())

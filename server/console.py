@@ -295,7 +295,7 @@ def poster_form(poster_id: int | None):
 
     done, error = _apply("poster.save", change)
     if error:
-        return _composer(poster, spec, error, 400)
+        return _composer(poster, spec, form.explain(error), 400)
     flash(_("Poster saved."), "ok")
     return redirect(url_for("console.posters"))
 
@@ -390,7 +390,7 @@ def playlist_form(playlist_id: int | None):
 
     done, error = _apply("playlist.save", change)
     if error:
-        return _editor(playlist, name, _rows_from(request.form), error, 400)
+        return _editor(playlist, name, _rows_from(request.form), form.explain(error, {"items": "add-choice"}), 400)
     flash(_("Playlist saved."), "ok")
     return redirect(url_for("console.playlists"))
 
@@ -460,7 +460,7 @@ def add_schedule():
 
     done, error = _apply("schedule.add", change)
     if error:
-        return _schedules_page({"schedule": error}, 400)
+        return _schedules_page({"schedule": form.explain(error)}, 400)
     flash(_("Schedule added."), "ok")
     return redirect(url_for("console.schedules"))
 
@@ -480,7 +480,7 @@ def add_reminder():
 
     done, error = _apply("reminder.add", change)
     if error:
-        return _schedules_page({"reminder": error}, 400)
+        return _schedules_page({"reminder": form.explain(error, {"duration": "duration_s"})}, 400)
     flash(_("Reminder added."), "ok")
     return redirect(url_for("console.schedules"))
 
@@ -566,7 +566,7 @@ def start_takeover():
 
     done, error = _apply("override.start", change)
     if error:
-        return _takeover_page(error, 400)
+        return _takeover_page(form.explain(error, {"end": "until" if form.expiry.data == "until" else "minutes"}), 400)
     flash(_("Takeover started: screens show it within about %(n)s seconds.",
             n=reach_seconds(float(current_app.config["POLL_AFTER_S"]))), "ok")
     return redirect(url_for("console.takeover"))

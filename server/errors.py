@@ -3,10 +3,23 @@ impossible identifiers into 404 before any view or query sees them."""
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from flask import Flask, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, RequestEntityTooLarge
+from flask_babel import gettext as _
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    MethodNotAllowed,
+    RequestEntityTooLarge,
+    default_exceptions,
+)
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import IntegerConverter, UnicodeConverter
+
+from renderer.errors import Problem
+
+from .i18n import say
 
 JSON_PREFIXES = ("/api/", "/healthz", "/metrics")
 # Record ids are SQL INTEGER columns: 32 bits on PostgreSQL (SQLite takes 64). A larger id names nothing, so it
@@ -54,19 +67,37 @@ def wants_json() -> bool:
     return request.path.startswith(JSON_PREFIXES)
 
 
-def error_response(status: int, message: str):
-    """The contract's JSON error: {"error": reason phrase, "message": what was wrong}."""
-    body = jsonify(error=HTTP_STATUS_CODES.get(status, "Unknown Error"), message=message)
-    return body, status
+def error_response(status: int, message: str, code: str | None = None, field: str | None = None):
+    """The contract's JSON error: {"error": reason phrase, "message": what was wrong (in the reader's language),
+    "code": a stable name of the rule broken, "field": the input concerned (only when there is one)}."""
+    doc = {"error": HTTP_STATUS_CODES.get(status, "Unknown Error"), "message": message,
+           "code": code or f"http.{status}"}
+    if field:
+        doc["field"] = field
+    return jsonify(doc), status
+
+
+def refusal_response(status: int, exc: BaseException):
+    """error_response for a refusal: a Problem's sentence in the reader's language with its code and field."""
+    if isinstance(exc, Problem):
+        return error_response(status, say(exc), exc.code, exc.field)
+    return error_response(status, say(exc))
+
+
+def refuse(status: int, exc: BaseException) -> NoReturn:
+    """abort(status) with a refusal: JSON callers get its code and field, HTML pages its sentence."""
+    error = default_exceptions[status](description=say(exc))
+    error.problem = exc if isinstance(exc, Problem) else None
+    raise error
 
 
 def _message(exc: HTTPException) -> str:
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
-        return (f"{request.method} is not allowed on {request.path}; allowed: "
-                f"{', '.join(sorted(exc.valid_methods))}")
+        return _("%(method)s is not allowed on %(path)s; allowed: %(allowed)s", method=request.method,
+                 path=request.path, allowed=", ".join(sorted(exc.valid_methods)))
     if isinstance(exc, RequestEntityTooLarge) and current_app.config.get("MAX_CONTENT_LENGTH") \
             and exc.description == RequestEntityTooLarge.description:
-        return f"body too large: expected at most {current_app.config['MAX_CONTENT_LENGTH']} bytes"
+        return _("body too large: expected at most %(limit)s bytes", limit=current_app.config["MAX_CONTENT_LENGTH"])
     return exc.description or ""
 
 
@@ -75,7 +106,9 @@ def _handle_http(exc: HTTPException):
         return exc
     if exc.response is not None:
         return exc.response
-    body, status = error_response(exc.code or 500, _message(exc))
+    problem = getattr(exc, "problem", None)
+    body, status = error_response(exc.code or 500, _message(exc), problem.code if problem else None,
+                                  problem.field if problem else None)
     # Keep what tells the client what to do next: Allow (405), WWW-Authenticate (401), Retry-After (429, 503).
     for name, value in exc.get_headers(request.environ):
         if name.lower() != "content-type":
@@ -90,7 +123,7 @@ def _handle_unexpected(exc: Exception):
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     if not wants_json():
         return InternalServerError()
-    return error_response(500, "the server failed to answer this request; it has been logged")
+    return error_response(500, _("the server failed to answer this request; it has been logged"))
 
 
 def init_app(app: Flask) -> None:

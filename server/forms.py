@@ -47,7 +47,13 @@ _WHOLE = re.compile(r"^[+-]?[0-9]{1,12}$")  # ASCII only: int() would also take 
 
 
 class FormError(ValueError):
-    """A refused form: message is the sentence to show (already translated)."""
+    """A refused form: message is the sentence to show (already translated); field is the input it concerns (the
+    form field's name), for the page to mark."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.code = "form.invalid"
 
 
 # --- validators ------------------------------------------------------------------------------------------------
@@ -229,10 +235,30 @@ class ConsoleForm(Form):
                 return f"{field.label.text}: {field.errors[0]}"
         return None  # pragma: no cover - validate() failed, so some field has an error
 
+    def explain(self, error: str | None, aliases: dict[str, str] | None = None) -> str | None:
+        """A refusal (server.i18n.Refusal) made to speak of this form: its field becomes the input that shows it
+        (`aliases` maps a domain field to the form's own name, a takeover's "end" to "until"), and a domain
+        refusal is prefixed with that input's label, as the form shows it. Other values pass unchanged."""
+        field = getattr(error, "field", None)
+        if not field:
+            return error
+        name = (aliases or {}).get(field, field)
+        words = error
+        if name in self and getattr(error, "code", None) != "form.invalid":
+            label = str(self[name].label.text)
+            words = type(error)(f"{label}: {error}")
+            words.field, words.code = error.field, error.code
+        words.input = name
+        return words
+
+    def refused_field(self) -> str | None:
+        """The name of the first field validate() refused (call after refusal())."""
+        return next((field.name for field in self if field.errors), None)
+
     def checked(self) -> dict:
-        """The form's values; raises FormError with the refusal when a field is refused."""
+        """The form's values; raises FormError with the refusal (and the field) when a field is refused."""
         if message := self.refusal():
-            raise FormError(message)
+            raise FormError(message, self.refused_field())
         return self.data
 
 
@@ -313,12 +339,12 @@ class PlaylistForm(ConsoleForm):
         self.checked()
         contents, durations, fits = self.content.values(), self.duration.values(), self.fit.values()
         if not len(contents) == len(durations) == len(fits):
-            raise FormError(_("The rows of the list are incomplete: reload the page and try again."))
+            raise FormError(_("The rows of the list are incomplete: reload the page and try again."), "content")
         items = []
         for position, (key, seconds, fit) in enumerate(zip(contents, durations, fits, strict=True), start=1):
             if not _WHOLE.match(seconds.strip()) or not 1 <= int(seconds) <= MAX_DURATION_S:
                 raise FormError(_("Item %(n)s: seconds: got %(value)s, expected whole seconds from 1 to %(max)s",
-                                  n=position, value=repr(seconds[:20]), max=MAX_DURATION_S))
+                                  n=position, value=repr(seconds[:20]), max=MAX_DURATION_S), "duration")
             items.append((f"{key}:cover" if fit == "cover" and key.startswith("asset:") else key, int(seconds)))
         return items
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from playlists.screens import DEFAULT_TZ
 from renderer.errors import Problem, Term
@@ -148,7 +149,32 @@ def say(exc: BaseException, tz: str | ZoneInfo | None = None) -> str:
             return exc.english()
 
 
+class Refusal(str):
+    """What a person reads for a refusal (say()), carrying the input it concerns (`field`) and its `code`, so that
+    a page can mark the field; it is the sentence wherever a string is expected."""
+
+    field: str | None = None
+    code: str | None = None
+    input: str | None = None  # the form input that shows it, when a form explained it (forms.ConsoleForm.explain)
+
+
+def invalid(error: object, *names: str, cls: str = "") -> Markup:
+    """The attributes that mark a form input as refused when `error` concerns one of `names` (template global):
+    aria-invalid and the class "invalid", added to the input's own classes `cls`."""
+    concerned = getattr(error, "input", None) or getattr(error, "field", None)
+    if error and concerned in names:
+        return Markup(' aria-invalid="true" class="{}"').format(f"invalid {cls}".strip())
+    return Markup(' class="{}"').format(cls) if cls else Markup("")
+
+
+def refusal(exc: BaseException, tz: str | ZoneInfo | None = None) -> Refusal:
+    """say(exc) with exc's field and code (a domain Problem's, or a form error's) attached."""
+    words = Refusal(say(exc, tz))
+    words.field, words.code = getattr(exc, "field", None), getattr(exc, "code", None)
+    return words
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
-    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, get_locale=get_locale, say=say)
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, get_locale=get_locale, say=say, invalid=invalid)
     app.jinja_env.filters.update(when=when, day=day, clock=clock, span=span, zone_name=lambda tz: zone_name(_zone(tz)))

@@ -25,7 +25,7 @@ from playlists.pairing import (
 )
 
 from .db import get_session
-from .errors import error_response
+from .errors import refusal_response
 from .player import json_body, now
 
 bp = Blueprint("pairing", __name__)
@@ -50,8 +50,8 @@ def _client() -> str:
     return client_key(current_app.config["SECRET_KEY"], request.remote_addr or "")
 
 
-def _too_many(message: str, retry_after_s: int):
-    response = error_response(429, message)
+def _too_many(exc: PairingError, retry_after_s: int):
+    response = refusal_response(429, exc)
     response[0].headers["Retry-After"] = str(retry_after_s)
     return response
 
@@ -64,10 +64,10 @@ def start():
         pairing = start_pairing(session, _secret(json_body()), now(), _client(), rules)
     except TooManyPairings as exc:
         session.rollback()
-        return _too_many(str(exc), POLL_AFTER_S * 20)
+        return _too_many(exc, POLL_AFTER_S * 20)
     except PairingError as exc:
         session.rollback()
-        return error_response(400, str(exc))
+        return refusal_response(400, exc)
     session.commit()
     code = display_code(pairing.code)
     return {"code": code, "expires_in_s": int(rules.lifetime.total_seconds()), "poll_after_s": POLL_AFTER_S,
@@ -85,12 +85,12 @@ def claim(code: str):
         result = claim_pairing(session, code, _secret(body), moment)
     except ClaimThrottled as exc:
         session.rollback()
-        return _too_many(str(exc), exc.retry_after_s)
+        return _too_many(exc, exc.retry_after_s)
     except PairingError as exc:
         session.rollback()
         note_claim_failure(session, client, moment, rules)
         session.commit()
-        return error_response(404, str(exc))
+        return refusal_response(404, exc)
     if result is None:
         return {"status": "waiting"}, 202
     session.commit()
@@ -106,7 +106,7 @@ def qr(code: str):
     try:
         code = display_code(open_pairing(get_session(), code, now()).code)
     except PairingError as exc:
-        return error_response(404, str(exc))
+        return refusal_response(404, exc)
     image = qrcode.make(url_for("console.pair", code=code, _external=True), border=4, box_size=8)
     buf = io.BytesIO()
     image.save(buf, "PNG")

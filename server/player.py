@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Response, abort, current_app, g, request, send_file
+from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from assets.store import StoreError
@@ -17,7 +18,7 @@ from playlists.rules import RuleError
 from playlists.screens import token_matches
 
 from .db import get_manifests, get_session, get_store
-from .errors import error_response
+from .errors import error_response, refusal_response
 from .fastpoll import manifest_answer
 
 bp = Blueprint("player", __name__)
@@ -80,7 +81,7 @@ def json_body():
         return json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError):
         # RecursionError: nesting deep enough to exhaust the parser's stack ([[[[...).
-        abort(400, "malformed JSON body")
+        abort(400, _("malformed JSON body"))
 
 
 @bp.post("/api/v1/screens/<screen_id>/heartbeat")
@@ -92,14 +93,14 @@ def heartbeat(screen_id: str):
         try:
             writer.heartbeat(heartbeat_values(screen_id, json_body(), now()))
         except ReportError as exc:
-            return error_response(400, str(exc))
+            return refusal_response(400, exc)
         return "", 204
     session = get_session()
     try:
         record_heartbeat(session, screen_id, json_body(), now())
     except ReportError as exc:
         session.rollback()
-        return error_response(400, str(exc))
+        return refusal_response(400, exc)
     session.commit()
     return "", 204
 
@@ -139,7 +140,7 @@ def plays(screen_id: str):
                 raise
             session.commit()
     except ReportError as exc:
-        return error_response(400, str(exc))
+        return refusal_response(400, exc)
     except RuleError as exc:
         return _not_ready(exc)
     return outcome.as_json(), 202
@@ -147,7 +148,8 @@ def plays(screen_id: str):
 
 def _not_ready(exc: RuleError):
     current_app.logger.warning("screen %s cannot be served yet: %s", g.screen.id, exc)
-    response = error_response(503, "this screen's content is still being prepared; try again shortly")
+    response = error_response(503, _("this screen's content is still being prepared; try again shortly"),
+                              "screen.not_ready")
     response[0].headers["Retry-After"] = "30"
     return response
 

@@ -23,6 +23,7 @@ from renderer import get_profile
 from .auth import current_staff, require
 from .console import SECTIONS, section
 from .db import get_manifests, get_session
+from .errors import refuse
 from .forms import query_instant
 from .i18n import clock
 from .player import now
@@ -131,7 +132,7 @@ def now_json(screen_id: str):
     try:
         view = day_view(network.rules_for(screen), _chosen_instant(screen))
     except RuleError as exc:
-        abort(503, str(exc))
+        refuse(503, exc)
     seg, media = view.current, network.media_for(view.current.item, screen.profile)
     upcoming = [{"start": _iso(r.start), "end": _iso(r.end), "source": r.source, "items": list(r.items)}
                 for r in view.upcoming()]
@@ -156,7 +157,7 @@ def manifest(screen_id: str):
     try:
         built = get_manifests().get(get_manifests().network(), screen, moment)
     except RuleError as exc:
-        abort(503, str(exc))
+        refuse(503, exc)
     headers = {"ETag": f'"{built.etag}"', "Cache-Control": "no-cache, private",
                "X-Server-Time": str(int(moment.timestamp() * 1000))}
     if request.if_none_match.contains(built.etag):

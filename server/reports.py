@@ -38,8 +38,9 @@ from renderer import DEFAULT_URL
 from .auth import actor, current_staff, require
 from .console import section
 from .db import get_manifests, get_session, get_store
+from .errors import refuse
 from .forms import query_day
-from .i18n import day
+from .i18n import day, say
 from .player import now
 from .preview import nav
 from .scope import viewer_scope
@@ -63,7 +64,7 @@ def _period() -> tuple[date, date]:
     try:
         check_period(start, end)
     except StatsError as exc:
-        abort(400, str(exc))
+        refuse(400, exc)
     return start, end
 
 
@@ -127,7 +128,7 @@ def attribution(poster_id: int):
         audit(session, actor(), "attribution.on" if turn_on else "attribution.off", f"poster:{poster_id}", moment)
     except (StatsError, ContentError) as exc:
         session.rollback()
-        flash(_("Not saved:") + " " + str(exc), "error")
+        flash(_("Not saved:") + " " + say(exc), "error")
         return redirect(url_for("reports.index"))
     session.commit()
     flash(_("Scan counting is on for this poster.") if turn_on else _("This poster shows its own address again."),

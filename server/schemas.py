@@ -47,9 +47,10 @@ _show.maxstring, _show.maxother, _show.maxlist, _show.maxdict, _show.maxlevel = 
 class BodyError(ValueError):
     """A request body that is not what the route takes; status is 400 or 413, message names the field."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, code: str | None = None, field: str | None = None) -> None:
         super().__init__(message)
         self.message, self.status = message, status
+        self.code, self.field = code or ("body.too_large" if status == 413 else "body.invalid"), field
 
 
 # --- reading a body ---------------------------------------------------------------------------------------
@@ -90,7 +91,8 @@ def load(model: type[M], raw: bytes, *, max_bytes: int, max_depth: int = MAX_DEP
     try:
         return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
-        raise BodyError(describe(exc)) from None
+        first = exc.errors(include_url=False)[:1]
+        raise BodyError(describe(exc), field=_where(first[0]["loc"]) if first else None) from None
 
 
 def _where(loc: tuple) -> str:

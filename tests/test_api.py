@@ -123,8 +123,9 @@ def test_upload_answers_the_contract_and_stores_once(app, client):
 ])
 def test_bad_uploads_are_refused_and_nothing_is_stored(app, client, data, name, status, message):
     r = upload(client, app, data, name)
-    assert r.status_code == status and set(r.get_json()) == {"error", "message"}
+    assert r.status_code == status and set(r.get_json()) == {"error", "message", "code", "field"}
     assert message in r.get_json()["message"]
+    assert r.get_json()["code"].startswith("upload.") and r.get_json()["field"] == "file"
     assert count(app, Media) == 0 and count(app, AuditEntry) == 0
     assert client.get("/healthz").status_code == 200  # and the server goes on answering
 
@@ -279,8 +280,8 @@ def test_a_qr_link_through_another_host_is_refused_saying_why(app, client):
 ])
 def test_wrong_types_and_ranges_name_the_field(app, client, body, message):
     r = client.post("/api/v1/playlists", headers=app.staff, json=body)
-    assert r.status_code == 400 and set(r.get_json()) == {"error", "message"}
-    assert message in r.get_json()["message"]
+    assert r.status_code == 400 and set(r.get_json()) == {"error", "message", "code", "field"}
+    assert message in r.get_json()["message"] and r.get_json()["code"] == "body.invalid"
     assert count(app, PlaylistRow) == 0
 
 

@@ -38,7 +38,8 @@ def test_healthz_reports_unwritable_storage(app, client, tmp_path):
 def test_api_errors_are_json(client):
     response = client.get("/api/v1/nothing-here")
     assert response.status_code == 404
-    assert response.get_json() == {"error": "Not Found", "message": response.get_json()["message"]}
+    assert response.get_json() == {"error": "Not Found", "message": response.get_json()["message"],
+                                   "code": "http.404"}
     assert response.get_json()["message"]
 
 

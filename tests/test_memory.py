@@ -135,7 +135,8 @@ def test_the_pixel_limit_is_a_setting_and_a_refused_upload_stores_nothing(instan
     assert answer.status_code == 413, answer.get_json()
     assert answer.get_json() == {"error": "Request Entity Too Large",
                                  "message": "image too large: got 1001x1000 = 1,001,000 pixels, "
-                                            "expected at most 1,000,000"}
+                                            "expected at most 1,000,000",
+                                 "code": "upload.pixels", "field": "file"}
     with app.app_context():
         assert get_session().scalar(select(func.count()).select_from(Media)) == 0
     assert not any(p.is_file() for p in Path(app.config["MEDIA_DIR"]).rglob("*"))

@@ -64,7 +64,8 @@ def test_only_the_browser_with_the_secret_can_claim(app, client, runner):
     code = start(client)["code"]
     runner.invoke("screen", "pair", code, "--id", "bx-bac-1")
     stolen = claim(client, code, secret="x" * 40)
-    assert stolen.status_code == 404 and set(stolen.get_json()) == {"error", "message"}
+    assert stolen.status_code == 404 and set(stolen.get_json()) == {"error", "message", "code", "field"}
+    assert stolen.get_json()["code"] == "pairing.not_open"
     assert claim(client, code).status_code == 200
 
 

@@ -106,7 +106,7 @@ def test_heartbeats_gathered_by_the_writer_keep_each_screens_latest(app, client)
 def test_missing_or_wrong_token_gets_401_with_the_rfc_6750_challenge(app, client, headers, challenge):
     r = client.post("/api/v1/screens/bx-bac-1/heartbeat", json={}, headers=headers)
     assert r.status_code == 401 and r.headers["WWW-Authenticate"] == challenge
-    assert set(r.get_json()) == {"error", "message"} and r.get_json()["error"] == "Unauthorized"
+    assert set(r.get_json()) == {"error", "message", "code"} and r.get_json()["error"] == "Unauthorized"
     assert count(app, ScreenStatus) == 0
 
 
