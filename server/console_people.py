@@ -107,7 +107,8 @@ def _choices(session: Session, keep: tuple[str, ...] = ()) -> dict:
     lang = language()
     groups = [(grp.name, grp.label(lang) if hasattr(grp, "label") else grp.name)
               for grp in session.scalars(select(Group).order_by(Group.name))]
-    return {"sites": sorted(names, key=str.casefold), "groups": groups, "ROLES": ROLES, "ROLE_HELP": ROLE_HELP}
+    return {"sites": sorted(names, key=str.casefold), "groups": groups, "group_names": dict(groups), "ROLES": ROLES,
+            "ROLE_HELP": ROLE_HELP}
 
 
 # --- the list and the add form -------------------------------------------------------------------------------
@@ -337,5 +338,4 @@ def _must_choose_password():
     staff = g.get("staff")
     if staff is None or g.get("staff_via") != "web" or not getattr(staff, "must_change", False):
         return None
-    flash(_("An admin chose your password: choose your own before you go on."), "error")
-    return redirect(url_for("auth.account_password"))
+    return redirect(url_for("auth.account_password"))  # whose page says why

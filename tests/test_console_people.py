@@ -140,7 +140,7 @@ def test_an_admin_adds_an_operator_who_must_choose_a_password_at_first_login(app
     r = dung.get("/preview/")
     assert r.status_code == 302 and r.headers["Location"].endswith("/staff/account/password")
     page = dung.page("/staff/account/password")
-    assert "An admin chose your password" in page
+    assert "An admin chose your current password" in page
     r = dung.post("/staff/account/password", {"current": password, "new": "my own long password",
                                               "repeat": "my own long password"})
     assert r.status_code == 302
