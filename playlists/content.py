@@ -252,7 +252,9 @@ def _targets(session: Session, rule, screens: Iterable[str], groups: Iterable[st
     if not (screens or groups or everywhere):
         raise ContentError("Choose where it plays: got no screens, no groups and not everywhere, expected at least "
                            "one target", code="targets.none", field="targets")
-    found = {s.id: s for s in session.scalars(select(Screen).where(Screen.id.in_(screens)))}
+    # A retired screen is out of service: naming it is naming an unknown screen.
+    found = {s.id: s for s in session.scalars(select(Screen).where(Screen.id.in_(screens),
+                                                                   Screen.retired_at.is_(None)))}
     if missing := [s for s in screens if s not in found]:
         raise ContentError("screens: got unknown %(names)s; choose screens from the list", code="targets.screens",
                            field="screens", names=[repr(m) for m in missing])

@@ -430,3 +430,16 @@ def test_mistakes_are_said_in_english_too(app):
     assert r.status_code == 400 and any("too long" in a for a in alerts(r.get_data(as_text=True)))
     page = staff.page("/staff/pair?code=ZZZZZZ")
     assert any("is wrong, used or expired" in a for a in alerts(page))
+
+
+def test_a_retired_screen_cannot_be_named_in_a_new_rule(app):
+    staff = Console(app, "binh")
+    assert staff.post("/staff/screens/hue-led-1/retire", {"confirm": "yes"}).status_code == 302
+    with app.app_context():
+        session = get_session()
+        poster = content.default_poster(session, NOW)
+        playlist = content.add_playlist(session, "p", [(f"poster:{poster.id}", 10)])
+        with pytest.raises(content.ContentError):
+            content.add_schedule(session, playlist.id, screens=["hue-led-1"])
+        session.rollback()
+    assert 'value="hue-led-1"' not in staff.page("/staff/schedules")  # not offered as a target
