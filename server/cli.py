@@ -34,7 +34,7 @@ from renderer import (
     write_atomic,
 )
 
-from .cli_common import Text, app_session, now
+from .cli_common import Refused, Text, app_session, now
 
 # A --spec file larger than this is refused before it is read (a poster's fields take a few kilobytes).
 MAX_SPEC_BYTES = 1024 * 1024
@@ -114,7 +114,7 @@ def serve(host: str, port: int, workers: int, access_log: bool, no_demo: bool, n
     try:
         run(host, port, workers, access_log, demo=not no_demo, scheduler=not no_scheduler)
     except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Refused(exc) from None
 
 
 def _load_spec(path: str | None) -> PosterSpec:
@@ -169,7 +169,7 @@ def render(profile_name, size, pitch_mm, spec_path, output, **fields) -> None:
         data = encode(poster.image, fmt, profile)
         write_atomic(output, data)
     except (RenderError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Refused(exc) from None
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
     click.echo(f"{poster.report()}; wrote {os.fspath(output)} ({len(data):,} bytes)")
@@ -268,7 +268,7 @@ def scheduler(wait: bool, once: str | None) -> None:
     try:
         app = create_app()
     except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Refused(exc) from None
     with app.app_context():
         upgrade(get_engine())
         get_engine().dispose()
@@ -281,14 +281,14 @@ def scheduler(wait: bool, once: str | None) -> None:
             lock.acquire(wait=False)
             click.echo(f"{job.id}: {sched.summary(sched.run_job(app, job))}")
         except sched.AlreadyRunning as exc:
-            raise click.ClickException(str(exc)) from None
+            raise Refused(exc) from None
         finally:
             lock.release()
         return
     try:
         sched.run(app, wait=wait)
     except sched.AlreadyRunning as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Refused(exc) from None
 
 
 @main.group()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -14,6 +16,50 @@ from playlists.screens import ScreenError
 from playlists.users import UserError
 from renderer import RenderError
 from renderer.spec import bad_character
+
+
+def cli_language(environ: Mapping[str, str] | None = None) -> str:
+    """The language of a command's messages: Vietnamese when SIGNAGE_LANG, or else the first set of LC_ALL,
+    LC_MESSAGES and LANG (the POSIX order), starts with "vi"; English otherwise."""
+    environ = os.environ if environ is None else environ
+    chosen = environ.get("SIGNAGE_LANG") or next(
+        (environ[name] for name in ("LC_ALL", "LC_MESSAGES", "LANG") if environ.get(name)), "")
+    return "vi" if chosen.lower().startswith("vi") else "en"
+
+
+def _words_app():
+    """A bare app that holds only the catalogues, for commands that run without one (signage render)."""
+    from flask import Flask
+
+    from . import i18n
+
+    app = Flask("server")
+    i18n.init_app(app)
+    return app
+
+
+def cli_say(exc: BaseException) -> tuple[str, str]:
+    """(the word "Error", the refusal's sentence) in the command line's language (cli_language)."""
+    from flask import current_app, has_app_context
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
+    from .i18n import say
+
+    app = current_app._get_current_object() if has_app_context() else _words_app()  # type: ignore[attr-defined]
+    with app.app_context(), force_locale(cli_language()):
+        return _("Error"), say(exc)
+
+
+class Refused(click.ClickException):
+    """A refusal shown as one line on stderr, "Error: what was wrong", in the command line's language."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.word, message = cli_say(exc)
+        super().__init__(message)
+
+    def show(self, file=None) -> None:
+        click.echo(f"{self.word}: {self.format_message()}", err=True, file=file)
 
 
 class Text(click.ParamType):
@@ -46,7 +92,7 @@ def app_session():
     try:
         app = create_app()
     except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Refused(exc) from None
     with app.app_context():
         # Commands bring the schema up to date first, so a fresh instance just works.
         upgrade(get_engine())
@@ -56,7 +102,7 @@ def app_session():
             session.commit()
         except (ScreenError, RenderError, ContentError, PairingError, UserError) as exc:
             session.rollback()
-            raise click.ClickException(str(exc)) from None
+            raise Refused(exc) from None
         except SQLAlchemyError as exc:
             session.rollback()
             raise click.ClickException(f"database error: {exc.__class__.__name__}: {exc.orig or exc}") from None

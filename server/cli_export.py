@@ -10,7 +10,7 @@ import click
 from playlists.rules import MAX_YEAR, MIN_YEAR
 from renderer import RenderError, write_atomic
 
-from .cli_common import Text, app_session, now
+from .cli_common import Refused, Text, app_session, now
 
 PRINT_LANGS = ("vi", "en", "vi-en")
 
@@ -48,7 +48,7 @@ def export_usb(screen_id: str | None, group: str | None, day: str | None, output
     try:
         local_day = parse_day(day) if day is not None else None
     except ExportError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Refused(exc) from None
     if local_day is not None and not MIN_YEAR <= local_day.year <= MAX_YEAR:
         raise click.ClickException(f"date: got {day}, expected a year from {MIN_YEAR} to {MAX_YEAR}")
     with app_session() as session:
@@ -56,7 +56,7 @@ def export_usb(screen_id: str | None, group: str | None, day: str | None, output
             bundle = build_usb_bundle(session, get_store(), screen=screen_id, group=group, day=local_day, now=now())
             write_usb_bundle(bundle, output)
         except ExportError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise Refused(exc) from None
         except OSError as exc:
             raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
     click.echo(f"{bundle.report()}; wrote {os.fspath(output)} ({len(bundle.data):,} bytes)")
@@ -83,7 +83,7 @@ def export_print(fmt: str, lang: str, output: str) -> None:
         data = document.pdf()
         write_atomic(output, data)
     except RenderError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Refused(exc) from None
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
     click.echo(f"{document.report()}; wrote {os.fspath(output)} ({len(data):,} bytes)")
