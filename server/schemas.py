@@ -366,7 +366,16 @@ class PairingSecret(Body):
 
 class Error(Answer):
     error: str = Field(description="the HTTP reason phrase", examples=["Bad Request"])
-    message: str = Field(description="what was wrong, naming the field")
+    message: str = Field(description="what was wrong, naming the field, and what to do, in the language the client "
+                         "asks for (Accept-Language or ?lang=vi|en; English by default)",
+                         examples=["The end must be after the start (10:00 on 01/01/2020 is not after 20:00 on "
+                                   "01/12/2026)"])
+    code: str = Field(description="a stable name of the rule that was broken, for programs (the message's words "
+                      "may change; the code does not); http.<status> when there is no more precise one",
+                      examples=["override.end_before_start", "upload.svg", "body.invalid", "http.404"])
+    field: str | None = Field(default=None, description="the input the refusal concerns, when it concerns one "
+                              "(a body field's path such as items[0].duration_s, or a form field's name)",
+                              examples=["end"])
 
 
 class Rendition(Answer):

@@ -34,7 +34,8 @@ class Shedder:
             # Spread the retries, so the screens that were turned away do not all come back at one instant.
             retry = self.rng.randint(max(1, self.retry_after_s // 2), self.retry_after_s)
             body = json.dumps({"error": "Service Unavailable",
-                               "message": f"the server is busy: try again in {retry} s"}).encode()
+                               "message": f"the server is busy: try again in {retry} s",
+                               "code": "server.busy"}).encode()
             start_response("503 SERVICE UNAVAILABLE", [
                 ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                 ("Retry-After", str(retry)), ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")])
