@@ -41,9 +41,9 @@ def test_an_admin_creates_a_user_who_logs_in_and_chooses_a_password(browser, liv
         admin.check("#add-user input[name=sites][value='Bến xe phía Bắc']")
         admin.check("#add-user input[name=groups][value=stations]")
         admin.click("#add-user button[type=submit]")
-        admin.wait_for_selector("#shown-once")
-        assert "Đã thêm người dùng dung. Mật khẩu của họ, chỉ hiện một lần này:" in admin.inner_text("#shown-once")
-        given = admin.inner_text("#shown-once code.secret").strip()
+        admin.wait_for_selector("#new-password")
+        assert "Đã thêm người dùng dung. Mật khẩu của họ, chỉ hiện một lần này:" in admin.inner_text("#new-password")
+        given = admin.inner_text("#new-password code.secret").strip()
         assert len(given) >= 16
         row = admin.locator("tr", has_text="dung")
         assert "phải chọn mật khẩu mới" in row.inner_text() and "Bến xe phía Bắc" in row.inner_text()

@@ -23,6 +23,7 @@ PASSWORD = "correct horse battery"
 OPEN = {
     "static", "health.healthz", "health.metrics", "auth.login", "auth.logout", "player.media",
     "pairing.start", "pairing.claim", "pairing.qr", "api.openapi", "go.scan", "pages.favicon",
+    "console.reset_with_link",  # a password reset link: the signed link itself is the credential
 }
 # Endpoints for players: their device token, nothing else.
 DEVICE = {"player.manifest", "player.now_png", "player.heartbeat", "player.plays"}

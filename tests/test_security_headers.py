@@ -68,7 +68,7 @@ def inline_script(html: str) -> list[str]:
 def sample_urls(app) -> list[str]:
     """One URL for every GET route, filled with things that exist in the network."""
     values = {"screen_id": "bx-bac-1", "playlist_id": "1", "poster_id": str(app.poster_ids["a"]),
-              "code": "ABCD-EFGH", "filename": "staff/console.css"}
+              "code": "ABCD-EFGH", "filename": "staff/console.css", "user_id": "1", "token": "not-a-link"}
     with app.app_context():
         from server.db import get_manifests
 
