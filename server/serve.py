@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 
 from gunicorn.app.base import BaseApplication
 
+from renderer.errors import Problem
+
 from . import create_app, instance_dir
 
 
@@ -106,33 +108,42 @@ def gunicorn_options(host: str, port: int, workers: int, config: Mapping, access
     }
 
 
+class BindError(Problem, RuntimeError):
+    """host:port cannot be listened on; the sentence says what to do instead (a RuntimeError, as the CLI expects of
+    run())."""
+
+
 def check_bind(host: str, port: int) -> None:
-    """Refuse (RuntimeError, one line for people) when host:port cannot be listened on, so that a busy port is
+    """Refuse (BindError, one sentence for people) when host:port cannot be listened on, so that a busy port is
     found before anything is created: a first run that seeded the demo and printed the admin's password, then
     failed to bind, left a new user with neither a server nor, on the next run, the password."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (OSError, UnicodeError):
-        raise RuntimeError(f"cannot listen on {host}: it is not an address of this machine nor a name that "
-                           "resolves; choose another with --host") from None
+        raise BindError("cannot listen on %(host)s: it is neither an address of this machine nor a name that "
+                        "resolves; choose another with --host", code="serve.bad_host", field="host",
+                        host=host) from None
     family, kind, proto, _name, address = infos[0]
     probe = socket.socket(family, kind, proto)
+    other = port + 1 if port < 65535 else 8001
     try:
         # As gunicorn binds: SO_REUSEADDR, so a port left in TIME_WAIT by a previous run counts as free.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(address)
     except OSError as exc:
-        other = port + 1 if port < 65535 else 8001
         if exc.errno == errno.EADDRINUSE:
-            raise RuntimeError(f"port {port} on {host} is in use; choose another with --port "
-                               f"(make run PORT={other})") from None
+            raise BindError("port %(port)s on %(host)s is in use; choose another with --port (make run "
+                            "PORT=%(other)s)", code="serve.port_in_use", field="port", port=port, host=host,
+                            other=other) from None
         if exc.errno == errno.EACCES:
-            raise RuntimeError(f"port {port} on {host} needs administrator rights; choose one above 1023 with "
-                               f"--port (make run PORT={8000 if port != 8000 else other})") from None
+            raise BindError("port %(port)s on %(host)s needs administrator rights; choose one above 1023 with "
+                            "--port (make run PORT=%(other)s)", code="serve.port_forbidden", field="port",
+                            port=port, host=host, other=8000 if port != 8000 else other) from None
         if exc.errno == errno.EADDRNOTAVAIL:
-            raise RuntimeError(f"cannot listen on {host}: it is not an address of this machine; choose another "
-                               "with --host") from None
-        raise RuntimeError(f"cannot listen on port {port} on {host}: {exc.strerror}") from None
+            raise BindError("cannot listen on %(host)s: it is not an address of this machine; choose another "
+                            "with --host", code="serve.bad_host", field="host", host=host) from None
+        raise BindError("cannot listen on port %(port)s on %(host)s: %(reason)s", code="serve.cannot_bind",
+                        port=port, host=host, reason=exc.strerror or str(exc)) from None
     finally:
         probe.close()
 

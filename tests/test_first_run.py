@@ -36,12 +36,19 @@ def busy_port():
 
 def test_a_taken_port_is_one_clear_line_and_nothing_is_created(tmp_path, busy_port):
     instance = tmp_path / "instance"
+    env = {**os.environ, "SIGNAGE_INSTANCE": str(instance), "SIGNAGE_LANG": "en"}
     result = subprocess.run([str(SIGNAGE), "serve", "--port", str(busy_port)], capture_output=True, text=True,
-                            env={**os.environ, "SIGNAGE_INSTANCE": str(instance)}, timeout=60)
+                            env=env, timeout=60)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr == (f"Error: port {busy_port} on 127.0.0.1 is in use; choose another with --port "
                              f"(make run PORT={busy_port + 1})\n")
     assert not instance.exists()  # no database, no demo, no admin, no password printed and lost
+    result = subprocess.run([str(SIGNAGE), "serve", "--port", str(busy_port)], capture_output=True, text=True,
+                            env={**env, "SIGNAGE_LANG": "vi"}, timeout=60)
+    assert result.returncode == 1 and result.stderr == (
+        f"Lỗi: cổng {busy_port} trên 127.0.0.1 đang được dùng; hãy chọn cổng khác bằng --port "
+        f"(make run PORT={busy_port + 1})\n")
+    assert not instance.exists()
 
 
 def test_the_bind_check_names_the_host_and_lets_a_free_port_through(busy_port):
