@@ -101,9 +101,15 @@ def _message(exc: HTTPException) -> str:
     return exc.description or ""
 
 
+def _html_error(exc: HTTPException):
+    # The page with the console's layout, when server/pages.py has registered it (it imports what imports us).
+    page = current_app.extensions.get("html_error")
+    return page(exc) if page is not None else exc
+
+
 def _handle_http(exc: HTTPException):
     if not wants_json():
-        return exc
+        return _html_error(exc)
     if exc.response is not None:
         return exc.response
     problem = getattr(exc, "problem", None)
@@ -122,7 +128,7 @@ def _handle_unexpected(exc: Exception):
         return _handle_http(exc)
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     if not wants_json():
-        return InternalServerError()
+        return _html_error(InternalServerError())
     return error_response(500, _("the server failed to answer this request; it has been logged"))
 
 

@@ -546,3 +546,16 @@ def test_the_previews_live_caption_is_worded_by_the_server(app):
         client = login(app, lang)
         now = client.get("/preview/screens/ga-hue-tv/now.json").get_json()
         assert (now["why"], now["until"]) == (why, until)
+
+
+def test_error_pages_for_people_have_the_header_and_say_what_to_do(app):
+    client = login(app, "vi")
+    r = client.get("/preview/screens/no-such-screen")
+    page = r.get_data(as_text=True)
+    reader = read(page, "vi")
+    assert r.status_code == 404 and reader.header and reader.title == "Không tìm thấy trang · Màn hình Bluezone"
+    assert any("bị gõ sai" in words for words in reader.words)
+    assert 'href="?lang=en"' in page  # the same page for any address: an unknown screen and another site's alike
+    r = client.get("/staff/no-such-page?lang=en")
+    assert r.status_code == 404 and "<title>Page not found · Bluezone signage</title>" in r.get_data(as_text=True)
+    assert client.get("/api/v1/no-such-thing").mimetype == "application/json"  # the API still answers JSON
