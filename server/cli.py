@@ -311,7 +311,8 @@ def user_add(username, role, sites, groups) -> None:
         _user, password = add_user(session, username, role, now(), sites=sites, groups=groups)
         audit(session, "cli", "user.add", f"user:{username}", now(),
               after={"role": role, "sites": list(sites), "groups": list(groups)})
-    click.echo(f"user {username} ({role}) added; the password (shown once) is on the next line")
+    click.echo(f"user {username} ({role}) added; they choose their own password when they first log in; the "
+               "password (shown once) is on the next line")
     click.echo(password)
 
 

@@ -49,6 +49,7 @@ from renderer.errors import Problem
 from .auth import actor, current_staff, require
 from .console import Done, bp
 from .db import get_session
+from .errors import refusal_response
 from .i18n import language, say
 from .player import now
 
@@ -338,4 +339,7 @@ def _must_choose_password():
     staff = g.get("staff")
     if staff is None or g.get("staff_via") != "web" or not getattr(staff, "must_change", False):
         return None
+    if request.path.startswith("/api/"):  # the console's scripts: JSON, as every API refusal
+        return refusal_response(403, UserError("An admin chose your password: choose your own first, at "
+                                               "/staff/account/password.", code="user.must_change_password"))
     return redirect(url_for("auth.account_password"))  # whose page says why

@@ -355,3 +355,17 @@ def test_refusals_and_the_shown_once_notes_are_in_vietnamese(app):
     CLOCK[0] = NOW + timedelta(days=2)
     r = Person(app, None, lang="vi").get(path)
     assert "Liên kết này đã hết hạn lúc 09:00 ngày 28/11/2026" in flash_error(r.get_data(as_text=True))
+
+
+def test_until_they_choose_a_password_the_console_scripts_get_json_and_api_tokens_work(app, admin):
+    r = admin.post("/staff/users", {"username": "dung", "role": "staff"})
+    password = shown_once(r.get_data(as_text=True))
+    dung = Person(app, "dung", password)
+    r = dung.get("/api/v1/screens")
+    assert r.status_code == 403 and r.get_json()["code"] == "user.must_change_password"
+    with app.app_context():
+        from playlists.users import create_api_token
+
+        token = create_api_token(get_session(), "dung", "script", NOW)
+        get_session().commit()
+    assert app.test_client().get("/api/v1/screens", headers={"Authorization": f"Bearer {token}"}).status_code == 200
