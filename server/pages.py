@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Blueprint, Flask, current_app, g, render_template, request, send_from_directory, url_for
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .auth import current_staff
@@ -46,6 +47,9 @@ def html_error(exc: HTTPException):
     heading, advice = ERROR_WORDS.get(status, ERROR_WORDS[500 if status >= 500 else 400])
     default = getattr(type(exc), "description", None)
     detail = exc.description if exc.description and exc.description != default else ""
+    if isinstance(exc, CSRFError):
+        detail = _l("The form's security code (CSRF) is missing or out of date: the page was open too long, or you "
+                    "logged in again in another tab. Reload the page and send the form again.")
     g.error_page = True
     try:
         body = render_template("staff/error.html", status=status, heading=heading, advice=advice, detail=detail)

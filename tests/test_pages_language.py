@@ -559,3 +559,9 @@ def test_error_pages_for_people_have_the_header_and_say_what_to_do(app):
     r = client.get("/staff/no-such-page?lang=en")
     assert r.status_code == 404 and "<title>Page not found · Bluezone signage</title>" in r.get_data(as_text=True)
     assert client.get("/api/v1/no-such-thing").mimetype == "application/json"  # the API still answers JSON
+
+
+def test_a_form_sent_without_its_security_code_says_what_to_do(app):
+    r = app.test_client().post("/staff/login?lang=vi", data={"username": "admin", "password": PASSWORD})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 400 and "Hãy tải lại trang rồi gửi lại biểu mẫu" in page and "<header" in page
