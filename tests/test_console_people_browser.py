@@ -13,7 +13,8 @@ browser, live_server = live.browser, live.live_server
 
 PASSWORD = "correct horse battery"
 OWN = "mật khẩu riêng của Dung"
-SCREENSHOTS = {"users": "/tmp/console-users-vi.png", "forced": "/tmp/console-password-forced-vi.png"}
+SCREENSHOTS = {"users": "/tmp/console-users-vi.png", "edit": "/tmp/console-user-edit-vi.png",
+               "forced": "/tmp/console-password-forced-vi.png"}
 
 
 def log_in(page, server, name: str, password: str) -> None:
@@ -48,6 +49,14 @@ def test_an_admin_creates_a_user_who_logs_in_and_chooses_a_password(browser, liv
         row = admin.locator("tr", has_text="dung")
         assert "phải chọn mật khẩu mới" in row.inner_text() and "Bến xe phía Bắc" in row.inner_text()
         admin.screenshot(path=SCREENSHOTS["users"], full_page=True)
+        # The person's own page: a reset link to send them, should they forget.
+        admin.click("tr:has-text('dung') a:has-text('Sửa')")
+        admin.wait_for_selector("#edit-user input[name=role][value=operator]:checked")
+        admin.click("#reset-password button:has-text('Tạo liên kết đặt lại mật khẩu')")
+        admin.wait_for_selector("#shown-once")
+        assert "Liên kết đặt lại mật khẩu cho dung, chỉ hiện một lần này:" in admin.inner_text("#shown-once")
+        assert admin.inner_text("#shown-once code.secret").startswith(f"{live_server.url}/staff/reset/")
+        admin.screenshot(path=SCREENSHOTS["edit"], full_page=True)
 
     with browser_page(browser, 390, 844) as dung:  # on a phone
         log_in(dung, live_server, "dung", given)
