@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 
 from gunicorn.app.base import BaseApplication
 
-from renderer.errors import Problem
+from renderer.errors import N_, Problem
 
 from . import create_app, instance_dir
 
@@ -120,8 +120,8 @@ def check_bind(host: str, port: int) -> None:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (OSError, UnicodeError):
-        raise BindError("cannot listen on %(host)s: it is neither an address of this machine nor a name that "
-                        "resolves; choose another with --host", code="serve.bad_host", field="host",
+        raise BindError(N_("cannot listen on %(host)s: it is neither an address of this machine nor a name that "
+                        "resolves; choose another with --host"), code="serve.bad_host", field="host",
                         host=host) from None
     family, kind, proto, _name, address = infos[0]
     probe = socket.socket(family, kind, proto)
@@ -132,17 +132,17 @@ def check_bind(host: str, port: int) -> None:
         probe.bind(address)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise BindError("port %(port)s on %(host)s is in use; choose another with --port (make run "
-                            "PORT=%(other)s)", code="serve.port_in_use", field="port", port=port, host=host,
+            raise BindError(N_("port %(port)s on %(host)s is in use; choose another with --port (make run "
+                            "PORT=%(other)s)"), code="serve.port_in_use", field="port", port=port, host=host,
                             other=other) from None
         if exc.errno == errno.EACCES:
-            raise BindError("port %(port)s on %(host)s needs administrator rights; choose one above 1023 with "
-                            "--port (make run PORT=%(other)s)", code="serve.port_forbidden", field="port",
+            raise BindError(N_("port %(port)s on %(host)s needs administrator rights; choose one above 1023 with "
+                            "--port (make run PORT=%(other)s)"), code="serve.port_forbidden", field="port",
                             port=port, host=host, other=8000 if port != 8000 else other) from None
         if exc.errno == errno.EADDRNOTAVAIL:
-            raise BindError("cannot listen on %(host)s: it is not an address of this machine; choose another "
-                            "with --host", code="serve.bad_host", field="host", host=host) from None
-        raise BindError("cannot listen on port %(port)s on %(host)s: %(reason)s", code="serve.cannot_bind",
+            raise BindError(N_("cannot listen on %(host)s: it is not an address of this machine; choose another "
+                            "with --host"), code="serve.bad_host", field="host", host=host) from None
+        raise BindError(N_("cannot listen on port %(port)s on %(host)s: %(reason)s"), code="serve.cannot_bind",
                         port=port, host=host, reason=exc.strerror or str(exc)) from None
     finally:
         probe.close()
