@@ -35,10 +35,14 @@ def image_file(path, color) -> str:
 
 def manifest_images(server, token, wanted=lambda keys: True, within_s: float = 20) -> dict[str, Image.Image]:
     """The screen's media as the server made them, by content key, once its manifest has the keys `wanted`
-    (a changed manifest is served a few seconds after the change: the scheduler builds it)."""
+    (a changed manifest is served a few seconds after the change: the scheduler builds it; until the scheduler has
+    rendered the screen's first content the answer is 503 with Retry-After, which players wait out too)."""
     deadline = time.monotonic() + within_s
     while True:
         status, _, body = server.get("/api/v1/screens/bx-bac-1/manifest", token)
+        if status == 503 and json.loads(body)["code"] == "screen.not_ready" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            continue
         assert status == 200, body
         items = json.loads(body)["items"]
         if wanted({item["key"] for item in items}) or time.monotonic() > deadline:
