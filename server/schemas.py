@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from typing import Annotated, Any, Literal, TypeVar
 
 import pydantic_core
+from flask import has_request_context
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -31,7 +32,10 @@ from playlists.reports import MAX_BATCH, REASONS
 from playlists.rules import MAX_EVERY_MIN, MAX_YEAR, MIN_YEAR, RuleError, check_year
 from playlists.screens import DEFAULT_TZ, SCREEN_KINDS
 from renderer import CATALOG, PosterSpec, RenderError
+from renderer.errors import Problem
 from renderer.spec import LANGUAGES, MAX_LENGTH, TEMPLATES, THEMES, check_text, check_url
+
+from .i18n import say
 
 # How deep a JSON body may nest: the deepest body the API takes (a playlist's items) is 3 levels.
 MAX_DEPTH = 32
@@ -92,7 +96,9 @@ def load(model: type[M], raw: bytes, *, max_bytes: int, max_depth: int = MAX_DEP
         return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[:1]
-        raise BodyError(describe(exc), field=_where(first[0]["loc"]) if first else None) from None
+        problem = first[0].get("ctx", {}).get("error") if first else None
+        raise BodyError(describe(exc), code=problem.code if isinstance(problem, Problem) else None,
+                        field=_where(first[0]["loc"]) if first else None) from None
 
 
 def _where(loc: tuple) -> str:
@@ -102,6 +108,13 @@ def _where(loc: tuple) -> str:
     return out or "body"
 
 
+def _words(error: object) -> str:
+    """A domain refusal in the reader's language when there is a request to read it; else its English."""
+    if isinstance(error, Problem) and has_request_context():
+        return say(error)
+    return str(error)
+
+
 def describe(exc: ValidationError, limit: int = 3) -> str:
     """Pydantic's errors as one line for a person: 'field: got X, expected Y; ...'."""
     parts = []
@@ -109,7 +122,7 @@ def describe(exc: ValidationError, limit: int = 3) -> str:
         where, kind, msg = _where(error["loc"]), error["type"], error["msg"]
         if kind == "value_error":
             # Domain checks already say "<field>: got X, expected Y": keep their words, and the full path.
-            text = str(error["ctx"]["error"])
+            text = _words(error["ctx"]["error"])
             field = str(error["loc"][-1]) if error["loc"] else ""
             parent = _where(error["loc"][:-1]) if len(error["loc"]) > 1 else ""
             if field and text.startswith(field):
@@ -156,7 +169,7 @@ def _year(value: date | datetime, info: ValidationInfo) -> date | datetime:
     try:
         check_year(_field(info), value)
     except RuleError as exc:
-        raise ValueError(str(exc)) from None
+        raise exc from None  # the refusal itself: its code, and its words in the reader's language
     return value
 
 
@@ -164,7 +177,7 @@ def _url(value: str) -> str:
     try:
         return check_url(value.strip())
     except RenderError as exc:
-        raise ValueError(str(exc)) from None
+        raise exc from None  # the refusal itself: its code, and its words in the reader's language
 
 
 def _text(limit: int):
@@ -172,7 +185,7 @@ def _text(limit: int):
         try:
             return check_text(_field(info), value, limit)
         except RenderError as exc:
-            raise ValueError(str(exc)) from None
+            raise exc from None  # the refusal itself: its code, and its words in the reader's language
 
     return check
 
@@ -235,7 +248,7 @@ class PosterSpecIn(Body):
         try:
             self.spec().resolved()
         except RenderError as exc:
-            raise ValueError(str(exc)) from None
+            raise exc from None  # the refusal itself: its code, and its words in the reader's language
         return self
 
     def spec(self) -> PosterSpec:

@@ -281,7 +281,9 @@ def test_a_qr_link_through_another_host_is_refused_saying_why(app, client):
 def test_wrong_types_and_ranges_name_the_field(app, client, body, message):
     r = client.post("/api/v1/playlists", headers=app.staff, json=body)
     assert r.status_code == 400 and set(r.get_json()) == {"error", "message", "code", "field"}
-    assert message in r.get_json()["message"] and r.get_json()["code"] == "body.invalid"
+    assert message in r.get_json()["message"]
+    # The schema's own refusals are body.invalid; a domain check run by the schema keeps its code.
+    assert r.get_json()["code"] in {"body.invalid", "text.bad_character", "text.empty"}
     assert count(app, PlaylistRow) == 0
 
 

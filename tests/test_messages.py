@@ -230,3 +230,13 @@ def test_every_refusal_in_the_domain_packages_is_a_literal_sentence_with_a_code(
             if not (literal or passed_on) or not coded:
                 wrong.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(call)[:100]}")
     assert raised > 150 and wrong == []
+
+
+def test_a_domain_check_run_by_the_request_schema_speaks_the_readers_language_too(app, token):  # noqa: F811
+    body = {"name": "p\u0000", "items": [{"content": "poster:1", "duration_s": 5}]}
+    english = call(app, "post", "/api/v1/playlists", token, json=body).get_json()
+    vietnamese = call(app, "post", "/api/v1/playlists", token, "vi", json=body).get_json()
+    assert english["message"].startswith("name: got a control character U+0000 at position 1")
+    assert vietnamese["message"].startswith("name: Phần tên có một ký tự điều khiển U+0000 ở vị trí 1")
+    assert english["code"] == vietnamese["code"] == "text.bad_character"
+    assert english["field"] == vietnamese["field"] == "name"
