@@ -221,13 +221,15 @@ def require(role: str):
             staff = current_staff()
             if staff is None:
                 if _wants_json():
-                    body, status = error_response(401, "log in, or send Authorization: Bearer <API token>")
+                    body, status = error_response(401, _("log in, or send Authorization: Bearer <API token>"),
+                                                  "auth.required")
                     sent = "Authorization" in request.headers
                     return body, status, {"WWW-Authenticate": 'Bearer error="invalid_token"' if sent else "Bearer"}
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
             if not staff.can(role):
                 if _wants_json():
-                    return error_response(403, f"this needs the {role} role; you are {staff.role}")
+                    return error_response(403, _("this needs the %(role)s role; you are %(yours)s", role=role,
+                                                 yours=staff.role), "auth.role")
                 abort(403)
             return view(*args, **kwargs)
 
