@@ -93,7 +93,15 @@ class Staff(UserMixin):
 
 
 # Paths that players use: they have no session, so cookies are neither read nor set (and polls stay cheap).
+# A screen's own calls are /api/v1/screens/<id>/<what>; /api/v1/screens/<id> itself is the staff's resource.
 DEVICE_PATHS = ("/api/v1/screens/", "/api/v1/pairings", "/media/")
+
+
+def is_device_path(path: str) -> bool:
+    """True for the paths players call (a screen's manifest, now.png, heartbeat, plays; pairing; media)."""
+    if path.startswith(DEVICE_PATHS[0]):
+        return "/" in path[len(DEVICE_PATHS[0]):]
+    return path.startswith(DEVICE_PATHS[1:])
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -103,7 +111,7 @@ class _SessionInterface(SecureCookieSessionInterface):
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
     def open_session(self, app: Flask, request):
-        if request.path.startswith(DEVICE_PATHS):
+        if is_device_path(request.path):
             return self.make_null_session(app)
         return super().open_session(app, request)
 
@@ -174,7 +182,7 @@ def _load(sid: str) -> Staff | None:
 
 def _authenticate() -> None:
     """Sort the request (API token, session, anonymous) before any view runs, then check CSRF where it applies."""
-    if request.path.startswith(DEVICE_PATHS) or request.endpoint == "static":
+    if is_device_path(request.path) or request.endpoint == "static":
         return
     staff = current_staff()
     if request.method not in UNSAFE or request.routing_exception is not None \

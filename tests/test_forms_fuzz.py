@@ -138,6 +138,7 @@ GETS = {"console.poster_form": "/staff/posters/{poster}", "console.playlist_form
         "console.reset_with_link": "/staff/reset/{code}"}
 EXEMPT = {
     "static": "files from server/static: Flask's send_from_directory (safe_join) answers 404 for anything else",
+    "pages.favicon": "a fixed file: takes no parameter, field or query",
 }
 
 
