@@ -244,7 +244,7 @@ class ConsoleForm(Form):
             return error
         name = (aliases or {}).get(field, field)
         words = error
-        if name in self and getattr(error, "code", None) != "form.invalid":
+        if name in self and getattr(error, "code", None) != "form.invalid" and not _names(error, self[name]):
             label = str(self[name].label.text)
             words = type(error)(f"{label}: {error}")
             words.field, words.code = error.field, error.code
@@ -260,6 +260,14 @@ class ConsoleForm(Form):
         if message := self.refusal():
             raise FormError(message, self.refused_field())
         return self.data
+
+
+def _names(sentence: object, field) -> bool:
+    """True when the sentence already opens with the field's label ("Tiêu đề đang trống" for "Tiêu đề"), so that
+    the label is not said twice."""
+    label = re.sub(r"\s*\(.*?\)", "", str(field.label.text)).strip().lower()
+    text = re.sub(r"^the ", "", str(sentence).strip().lower())
+    return bool(label) and text.startswith(label)
 
 
 def _name_field(label):

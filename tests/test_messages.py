@@ -240,3 +240,12 @@ def test_a_domain_check_run_by_the_request_schema_speaks_the_readers_language_to
     assert vietnamese["message"].startswith("name: Phần tên có một ký tự điều khiển U+0000 ở vị trí 1")
     assert english["code"] == vietnamese["code"] == "text.bad_character"
     assert english["field"] == vietnamese["field"] == "name"
+
+
+def test_a_sentence_that_names_its_field_is_not_prefixed_with_the_label_again(app):  # noqa: F811
+    console = Console(app, "binh", lang="")
+    r = console.post("/staff/posters/new", {"headline": "\u200b", "template": "install", "lang": "vi"})
+    said, page = flash_error(r.get_data(as_text=True)), r.get_data(as_text=True)
+    assert r.status_code == 400
+    assert said == "Chưa lưu: Tiêu đề đang trống: áp phích cần có tiêu đề; hãy viết ít nhất một ký tự nhìn thấy được"
+    assert re.search(r'name="headline"[^>]*aria-invalid="true" class="invalid"', page)
