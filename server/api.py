@@ -46,6 +46,7 @@ from playlists.network import as_utc
 from playlists.screens import ScreenError, add_screen, retire_screen, save_group
 from playlists.users import audit
 from renderer import PosterSpec, RenderError, encode, get_profile, render_poster
+from renderer.errors import Problem
 
 from . import schemas
 from .auth import actor, require
@@ -67,12 +68,15 @@ def read_json(model: type[schemas.M]) -> schemas.M:
     """The request's JSON body validated as model; BodyError (400, 413) or 415 when it is not JSON at all."""
     limit = int(current_app.config["JSON_MAX_BYTES"])
     if (request.content_length or 0) > limit:
-        raise schemas.BodyError(f"body too large: got {request.content_length} bytes, expected at most {limit}", 413)
+        raise schemas.BodyError(Problem("body too large: got %(size)s bytes, expected at most %(limit)s",
+                                        code="body.too_large", size=request.content_length, limit=limit), 413)
     raw = request.stream.read(limit + 1)
     if not request.is_json:
         if not raw and not request.mimetype:
-            raise schemas.BodyError("expected a JSON object body (Content-Type: application/json)")
-        raise schemas.BodyError(f"Content-Type: got {request.mimetype or 'none'!r}, expected application/json", 415)
+            raise schemas.BodyError(Problem("expected a JSON object body (Content-Type: application/json); send one",
+                                            code="body.empty"))
+        raise schemas.BodyError(Problem("Content-Type: got %(got)s, expected application/json; send the body as JSON",
+                                        code="body.content_type", got=repr(request.mimetype or "none")), 415)
     return schemas.load(model, raw, max_bytes=limit, max_depth=int(current_app.config["JSON_MAX_DEPTH"]))
 
 

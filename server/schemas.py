@@ -8,6 +8,7 @@ reasons. Nothing here imports Flask: load() takes bytes and raises BodyError, an
 
 from __future__ import annotations
 
+import re
 import reprlib
 from datetime import date, datetime, time
 from typing import Annotated, Any, Literal, TypeVar
@@ -49,12 +50,19 @@ _show.maxstring, _show.maxother, _show.maxlist, _show.maxdict, _show.maxlevel = 
 
 
 class BodyError(ValueError):
-    """A request body that is not what the route takes; status is 400 or 413, message names the field."""
+    """A request body that is not what the route takes; status is 400, 413 or 415.
 
-    def __init__(self, message: str, status: int = 400, code: str | None = None, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message, self.status = message, status
-        self.code, self.field = code or ("body.too_large" if status == 413 else "body.invalid"), field
+    Made from a Problem (or several: the first few of one body's faults), it says them in the reader's language
+    when there is a request to read them, else in English; code and field are the first fault's."""
+
+    def __init__(self, problem: Problem | str, status: int = 400, code: str | None = None, field: str | None = None,
+                 message: str | None = None) -> None:
+        problem = problem if isinstance(problem, Problem) else Problem(problem)
+        self.message = message if message is not None else _words(problem)
+        super().__init__(self.message)
+        self.problem, self.status = problem, status
+        self.code = code or problem.code or ("body.too_large" if status == 413 else "body.invalid")
+        self.field = field or problem.field
 
 
 # --- reading a body ---------------------------------------------------------------------------------------
@@ -79,13 +87,14 @@ def parse(raw: bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
     The parser (pydantic-core's jiter) stops at 200 levels while it parses, so a body of a million brackets
     costs no more than a short one; the tighter max_depth is then checked on what it built."""
     if len(raw) > max_bytes:
-        raise BodyError(f"body too large: got {len(raw)} bytes or more, expected at most {max_bytes}", 413)
+        raise BodyError(Problem("body too large: got %(size)s bytes or more, expected at most %(limit)s",
+                                code="body.too_large", size=len(raw), limit=max_bytes), 413)
     try:
         data = pydantic_core.from_json(raw, allow_inf_nan=False)
     except ValueError as exc:
-        raise BodyError(f"malformed JSON body: {exc}; expected a JSON object") from None
+        raise BodyError(_malformed(str(exc), max_depth)) from None
     if (levels := depth(data)) > max_depth:
-        raise BodyError(f"JSON body nests too deeply: got {levels} levels, expected at most {max_depth}")
+        raise BodyError(_too_deep(levels, max_depth))
     return data
 
 
@@ -95,10 +104,10 @@ def load(model: type[M], raw: bytes, *, max_bytes: int, max_depth: int = MAX_DEP
     try:
         return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[:1]
-        problem = first[0].get("ctx", {}).get("error") if first else None
-        raise BodyError(describe(exc), code=problem.code if isinstance(problem, Problem) else None,
-                        field=_where(first[0]["loc"]) if first else None) from None
+        errors = exc.errors(include_url=False)
+        first = fault(errors[0]) if errors else _malformed("", max_depth)
+        where = _where(errors[0]["loc"]) if errors and errors[0]["loc"] else None
+        raise BodyError(first, field=where, message=describe(exc)) from None
 
 
 def _where(loc: tuple) -> str:
@@ -115,40 +124,142 @@ def _words(error: object) -> str:
     return str(error)
 
 
+_POSITION = re.compile(r"^(?P<what>.*?) at line (?P<line>\d+) column (?P<column>\d+)$")
+_PARSER_DEPTH = 200  # where pydantic-core's JSON parser stops nesting
+
+
+def _malformed(detail: str, max_depth: int) -> Problem:
+    """The parser's complaint as a Problem: where the body stops being JSON."""
+    found = _POSITION.match(detail)
+    if found and found["what"] == "recursion limit exceeded":
+        return _too_deep(_PARSER_DEPTH, max_depth, more=True)
+    if found:
+        return Problem("malformed JSON body: it stops being JSON at line %(line)s, column %(column)s; expected a "
+                       "JSON object such as {\"name\": \"...\"}", code="body.json_invalid",
+                       line=found["line"], column=found["column"])
+    return Problem("malformed JSON body: expected a JSON object such as {\"name\": \"...\"}",
+                   code="body.json_invalid")
+
+
+def _too_deep(levels: int, limit: int, more: bool = False) -> Problem:
+    if more:
+        return Problem("JSON body nests too deeply: got more than %(levels)s levels, expected at most %(limit)s",
+                       code="body.too_deep", levels=levels, limit=limit)
+    return Problem("JSON body nests too deeply: got %(levels)s levels, expected at most %(limit)s",
+                   code="body.too_deep", levels=levels, limit=limit)
+
+
+def _choices(expected: str) -> str:
+    """pydantic's "'vi', 'en' or 'vi-en'" as "'vi', 'en', 'vi-en'" (the word "or" belongs to a language)."""
+    found = re.findall(r"'(?:[^'\\]|\\.)*'|[^,' ]+", expected.replace(" or ", ", "))
+    return ", ".join(found) or expected
+
+
+def fault(error: dict) -> Problem:
+    """One of pydantic's errors as a Problem: a sentence of the catalogue naming the field by its path
+    (items[2].duration_s), what it got and what it expects, with the limits of the rule; a domain check's own
+    Problem (raised inside a validator) is kept with its code, its field becoming the full path."""
+    kind, loc, ctx = error["type"], error["loc"], error.get("ctx") or {}
+    where = _where(loc)
+    if kind == "value_error" and isinstance(ctx.get("error"), Problem):
+        return ctx["error"]
+    got = _show.repr(error.get("input"))
+    if kind == "missing":
+        return Problem("%(path)s: missing, expected a value; add it to the body", code="body.missing",
+                       field=where, path=where)
+    if kind == "extra_forbidden":
+        return Problem("%(path)s: not a field of this body (unknown fields are refused); remove it or check its "
+                       "spelling", code="body.unknown_field", field=where, path=where)
+    if kind in ("string_type", "string_unicode"):
+        return Problem("%(path)s: got %(got)s, expected a valid string (text in quotes)", code="body.type",
+                       field=where, path=where, got=got)
+    if kind in ("int_type", "int_parsing", "int_from_float", "int_parsing_size"):
+        return Problem("%(path)s: got %(got)s, expected a valid integer (a whole number without quotes)",
+                       code="body.type", field=where, path=where, got=got)
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return Problem("%(path)s: got %(got)s, expected a number (without quotes)", code="body.type",
+                       field=where, path=where, got=got)
+    if kind in ("bool_type", "bool_parsing"):
+        return Problem("%(path)s: got %(got)s, expected true or false (without quotes)", code="body.type",
+                       field=where, path=where, got=got)
+    if kind in ("list_type", "tuple_type", "set_type"):
+        return Problem("%(path)s: got %(got)s, expected a valid array (a JSON list in square brackets)",
+                       code="body.type", field=where, path=where, got=got)
+    if kind in ("dict_type", "model_type", "model_attributes_type", "dataclass_type"):
+        return Problem("%(path)s: got %(got)s, expected an object (a JSON object in curly brackets)",
+                       code="body.type", field=where, path=where, got=got)
+    if kind == "greater_than_equal":
+        return Problem("%(path)s: got %(got)s, expected at least %(limit)s", code="body.too_small",
+                       field=where, path=where, got=got, limit=ctx.get("ge"))
+    if kind == "greater_than":
+        return Problem("%(path)s: got %(got)s, expected more than %(limit)s", code="body.too_small",
+                       field=where, path=where, got=got, limit=ctx.get("gt"))
+    if kind == "less_than_equal":
+        return Problem("%(path)s: got %(got)s, expected at most %(limit)s", code="body.too_big",
+                       field=where, path=where, got=got, limit=ctx.get("le"))
+    if kind == "less_than":
+        return Problem("%(path)s: got %(got)s, expected less than %(limit)s", code="body.too_big",
+                       field=where, path=where, got=got, limit=ctx.get("lt"))
+    length = len(error["input"]) if isinstance(error.get("input"), (str, list, dict)) else "?"
+    if kind == "string_too_long":
+        return Problem("%(path)s: got %(length)s characters, expected at most %(limit)s; shorten it",
+                       code="body.too_long", field=where, path=where, length=length, limit=ctx.get("max_length"))
+    if kind == "string_too_short":
+        return Problem("%(path)s: got %(length)s characters, expected at least %(limit)s", code="body.too_short",
+                       field=where, path=where, length=length, limit=ctx.get("min_length"))
+    if kind == "too_long":
+        return Problem("%(path)s: got %(length)s items, expected at most %(limit)s", code="body.too_many",
+                       field=where, path=where, length=ctx.get("actual_length", length), limit=ctx.get("max_length"))
+    if kind == "too_short":
+        return Problem("%(path)s: got %(length)s items, expected at least %(limit)s", code="body.too_few",
+                       field=where, path=where, length=ctx.get("actual_length", length), limit=ctx.get("min_length"))
+    if kind in ("literal_error", "enum"):
+        return Problem("%(path)s: got %(got)s, expected one of %(choices)s", code="body.choice",
+                       field=where, path=where, got=got, choices=_choices(str(ctx.get("expected", ""))))
+    if kind == "string_pattern_mismatch":
+        return Problem("%(path)s: got %(got)s, expected text of the form %(pattern)s", code="body.pattern",
+                       field=where, path=where, got=got, pattern=ctx.get("pattern", ""))
+    if kind == "timezone_aware":
+        return Problem("%(path)s: got %(got)s, expected an ISO 8601 time with a UTC offset such as "
+                       "2026-11-27T09:00:00+07:00", code="body.timezone", field=where, path=where, got=got)
+    if kind.startswith("datetime_"):
+        return Problem("%(path)s: got %(got)s, expected a date and time with a UTC offset such as "
+                       "2026-11-27T09:00:00+07:00", code="body.datetime", field=where, path=where, got=got)
+    if kind.startswith("date_"):
+        return Problem("%(path)s: got %(got)s, expected a date such as 2026-11-27 (year-month-day)",
+                       code="body.date", field=where, path=where, got=got)
+    if kind.startswith("time_"):
+        return Problem("%(path)s: got %(got)s, expected a time of day such as 09:00 or 21:30:00 (24-hour, no UTC "
+                       "offset)", code="body.time", field=where, path=where, got=got)
+    if kind.startswith("url_"):
+        return Problem("%(path)s: got %(got)s, expected a web address such as https://bluezone.gov.vn",
+                       code="body.url", field=where, path=where, got=got)
+    if kind == "json_invalid":
+        return Problem("malformed JSON body: expected a JSON object such as {\"name\": \"...\"}",
+                       code="body.json_invalid", field=where if loc else None)
+    return Problem("%(path)s: got %(got)s, which this field does not take; see /api/v1/openapi.json for what it "
+                   "takes", code="body.invalid", field=where, path=where, got=got)
+
+
 def describe(exc: ValidationError, limit: int = 3) -> str:
-    """Pydantic's errors as one line for a person: 'field: got X, expected Y; ...'."""
+    """Pydantic's errors as one line for a person, in the reader's language: 'field: got X, expected Y; ...'."""
     parts = []
     for error in exc.errors(include_url=False)[:limit]:
-        where, kind, msg = _where(error["loc"]), error["type"], error["msg"]
-        if kind == "value_error":
+        problem, loc = fault(error), error["loc"]
+        text = _words(problem)
+        if error["type"] == "value_error" and problem is error["ctx"]["error"]:
             # Domain checks already say "<field>: got X, expected Y": keep their words, and the full path.
-            text = _words(error["ctx"]["error"])
-            field = str(error["loc"][-1]) if error["loc"] else ""
-            parent = _where(error["loc"][:-1]) if len(error["loc"]) > 1 else ""
+            field = str(loc[-1]) if loc else ""
+            parent = _where(loc[:-1]) if len(loc) > 1 else ""
             if field and text.startswith(field):
-                parts.append(f"{parent}.{text}" if parent else text)
-            else:
-                parts.append(f"{where}: {text}")
-        elif kind == "missing":
-            parts.append(f"{where}: missing, expected a value")
-        elif kind == "extra_forbidden":
-            parts.append(f"{where}: not a field of this body (unknown fields are refused)")
-        else:
-            parts.append(f"{where}: got {_show.repr(error['input'])}, {_expected(kind, msg)}")
+                text = f"{parent}.{text}" if parent else text
+            elif loc:
+                text = f"{_where(loc)}: {text}"
+        parts.append(text)
     more = len(exc.errors()) - limit
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
-
-
-def _expected(kind: str, msg: str) -> str:
-    if kind == "timezone_aware":
-        return "expected an ISO 8601 time with a UTC offset such as 2026-11-27T09:00:00+07:00"
-    # pydantic says "Input should be a valid integer", "String should have at most 200 characters" ...
-    _, should, rest = msg.partition(" should ")
-    if not should:
-        return "expected otherwise: " + msg[:1].lower() + msg[1:]
-    for verb in ("be ", "have "):
-        rest = rest.removeprefix(verb)
-    return "expected " + ("to " + rest if rest.startswith("match ") else rest)
+    if more > 0:
+        parts.append(_words(Problem("and %(count)s more", code="body.more", count=more)))
+    return "; ".join(parts)
 
 
 # --- field types ------------------------------------------------------------------------------------------
@@ -326,7 +437,8 @@ class OverrideCreate(Targets):
     @model_validator(mode="after")
     def _until(self) -> OverrideCreate:
         if self.end is None and self.minutes is None:
-            raise ValueError(f"give end, or minutes from 1 to {MAX_OVERRIDE_MIN}")
+            raise Problem("end: missing; give end (an instant) or minutes from 1 to %(limit)s",
+                          code="override.no_end", field="end", limit=MAX_OVERRIDE_MIN)
         return self
 
 
