@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import math
@@ -33,11 +34,21 @@ from renderer import (
     require_raqm,
     write_atomic,
 )
+from renderer.errors import N_, Problem, Term
 
 from .cli_common import Refused, Text, app_session, now
 
 # A --spec file larger than this is refused before it is read (a poster's fields take a few kilobytes).
 MAX_SPEC_BYTES = 1024 * 1024
+# Why a file could not be read or written, in words the catalogue translates (the system's own are English).
+_OS_REASONS = {errno.ENOENT: N_("no such file or folder"), errno.EACCES: N_("permission denied"),
+               errno.EPERM: N_("permission denied"), errno.EISDIR: N_("it is a folder"),
+               errno.ENOTDIR: N_("a part of the path is not a folder"), errno.EROFS: N_("the file system is read-only"),
+               errno.ENOSPC: N_("no space left on the disk")}
+
+
+def _os_reason(exc: OSError) -> Term:
+    return _OS_REASONS.get(exc.errno or 0, Term(exc.strerror or str(exc)))
 
 
 class _OneLineErrors(click.Group):
@@ -122,12 +133,19 @@ def _load_spec(path: str | None) -> PosterSpec:
         return PosterSpec()
     try:
         if Path(path).stat().st_size > MAX_SPEC_BYTES:
-            raise RenderError(f"spec file {path} is larger than {MAX_SPEC_BYTES} bytes: expected a poster's fields")
+            raise RenderError("spec file %(path)s is larger than %(limit)s bytes: expected a poster's fields; give a "
+                              "smaller file", code="cli.spec_too_large", field="spec", path=path, limit=MAX_SPEC_BYTES)
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise RenderError(f"cannot read spec file {path}: {exc.strerror}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RenderError(f"spec file {path} is not valid JSON: {exc}") from None
+        raise RenderError("cannot read spec file %(path)s: %(reason)s", code="cli.spec_unreadable", field="spec",
+                          path=path, reason=_os_reason(exc)) from None
+    except UnicodeDecodeError:
+        raise RenderError("spec file %(path)s is not valid JSON: it is not UTF-8 text; save it as UTF-8",
+                          code="cli.spec_not_json", field="spec", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise RenderError("spec file %(path)s is not valid JSON: error at line %(line)s, column %(column)s; expected "
+                          "an object of a poster's fields", code="cli.spec_not_json", field="spec", path=path,
+                          line=exc.lineno, column=exc.colno) from None
     return PosterSpec.from_dict(data)
 
 
@@ -154,7 +172,8 @@ def render(profile_name, size, pitch_mm, spec_path, output, **fields) -> None:
         fmt = format_for(output)
         out_dir = Path(output).resolve().parent
         if not out_dir.is_dir():
-            raise RenderError(f"output folder does not exist: {out_dir}")
+            raise RenderError("output folder does not exist: %(folder)s; create it or choose another -o",
+                              code="cli.no_output_folder", field="output", folder=str(out_dir))
         if profile_name and size:
             raise RenderError("give --profile or --size, not both")
         if size:
@@ -171,7 +190,8 @@ def render(profile_name, size, pitch_mm, spec_path, output, **fields) -> None:
     except (RenderError, RuntimeError) as exc:
         raise Refused(exc) from None
     except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+        raise Refused(Problem("cannot write %(path)s: %(reason)s", code="cli.cannot_write", field="output",
+                              path=os.fspath(output), reason=_os_reason(exc))) from None
     click.echo(f"{poster.report()}; wrote {os.fspath(output)} ({len(data):,} bytes)")
 
 
