@@ -45,3 +45,39 @@ class Clock:
 
     def __call__(self):
         return self.at
+
+
+def seeded_instance(tmp_path_factory, name: str, seed, config: dict):
+    """For a module's `seeded` fixture: on SQLite, an instance seeded once (seed(create_app(config))) that each
+    test copies, since password hashes and renders take seconds; None on the PostgreSQL run, whose database is
+    emptied before each test (then `app_on` seeds for every test)."""
+    import os
+
+    from server import create_app
+
+    if os.environ.get("SIGNAGE_TEST_POSTGRES_URL"):  # as tests/conftest.py reads it
+        return None
+    path = tmp_path_factory.mktemp(name) / "instance"
+    previous = os.environ.get("SIGNAGE_INSTANCE")
+    os.environ["SIGNAGE_INSTANCE"] = str(path)
+    try:
+        seed(create_app(config))
+    finally:
+        if previous is None:
+            del os.environ["SIGNAGE_INSTANCE"]
+        else:
+            os.environ["SIGNAGE_INSTANCE"] = previous
+    return path
+
+
+def app_on(instance, seeded, seed, config: dict):
+    """For a module's `app` fixture: the test's instance as a copy of `seeded` (or seeded now, on PostgreSQL)."""
+    import shutil
+
+    from server import create_app
+
+    if seeded is None:
+        seed(create_app(config))
+    else:
+        shutil.copytree(seeded, instance)
+    return create_app(config)

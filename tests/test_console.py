@@ -8,9 +8,7 @@ import base64
 import html as html_module
 import io
 import json
-import os
 import re
-import shutil
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -32,13 +30,11 @@ from playlists.models import (
 )
 from playlists.screens import add_screen
 from playlists.users import add_user
-from server import create_app
 from server.db import get_engine, get_session, get_store
+from tests.helpers import app_on, seeded_instance
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 09:00 in Huế
 PASSWORD = "correct horse battery"
-POSTGRES = os.environ.get("SIGNAGE_TEST_POSTGRES_URL")  # as tests/conftest.py reads it
-
 
 CONFIG = {"TESTING": True, "SECRET_KEY": "t", "REVISION_CHECK_S": 0, "CLOCK": lambda: NOW}
 
@@ -60,30 +56,13 @@ def seed(app) -> None:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    """On SQLite, a seeded instance made once per module (password hashes and renders take seconds) that each
-    test copies; None on the PostgreSQL run, whose database is emptied before each test."""
-    if POSTGRES:
-        return None
-    path = tmp_path_factory.mktemp("console") / "instance"
-    previous = os.environ.get("SIGNAGE_INSTANCE")
-    os.environ["SIGNAGE_INSTANCE"] = str(path)
-    try:
-        seed(create_app(CONFIG))
-    finally:
-        if previous is None:
-            del os.environ["SIGNAGE_INSTANCE"]
-        else:
-            os.environ["SIGNAGE_INSTANCE"] = previous
-    return path
+    """The seeded instance, made once per module on SQLite and copied by each test; None on PostgreSQL."""
+    return seeded_instance(tmp_path_factory, "console", seed, CONFIG)
 
 
 @pytest.fixture
 def app(instance, seeded):
-    if seeded is None:
-        seed(create_app(CONFIG))
-    else:
-        shutil.copytree(seeded, instance)
-    return create_app(CONFIG)
+    return app_on(instance, seeded, seed, CONFIG)
 
 
 def token_of(html: str) -> str:

@@ -7,7 +7,6 @@ import html
 import io
 import os
 import re
-import shutil
 from datetime import UTC, datetime
 
 import pytest
@@ -19,13 +18,11 @@ from playlists.db import upgrade
 from playlists.models import AuditEntry, Group, Play, Screen, Site, User
 from playlists.screens import add_screen
 from playlists.users import add_user, set_scope
-from server import create_app
 from server.db import get_engine, get_session, get_store
-from tests.helpers import decoded_urls
+from tests.helpers import app_on, decoded_urls, seeded_instance
 from tests.test_console import PASSWORD, Console, token_of
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
-POSTGRES = os.environ.get("SIGNAGE_TEST_POSTGRES_URL")
 CONFIG = {"TESTING": True, "SECRET_KEY": "t", "REVISION_CHECK_S": 0, "CLOCK": lambda: NOW}
 SECRET = "s" * 40
 
@@ -56,28 +53,13 @@ def seed(app) -> None:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    if POSTGRES:
-        return None
-    path = tmp_path_factory.mktemp("screens") / "instance"
-    previous = os.environ.get("SIGNAGE_INSTANCE")
-    os.environ["SIGNAGE_INSTANCE"] = str(path)
-    try:
-        seed(create_app(CONFIG))
-    finally:
-        if previous is None:
-            del os.environ["SIGNAGE_INSTANCE"]
-        else:
-            os.environ["SIGNAGE_INSTANCE"] = previous
-    return path
+    """The seeded instance, made once per module on SQLite and copied by each test; None on PostgreSQL."""
+    return seeded_instance(tmp_path_factory, "screens", seed, CONFIG)
 
 
 @pytest.fixture
 def app(instance, seeded):
-    if seeded is None:
-        seed(create_app(CONFIG))
-    else:
-        shutil.copytree(seeded, instance)
-    app = create_app(CONFIG)
+    app = app_on(instance, seeded, seed, CONFIG)
     with open(os.path.join(app.instance_path, "tokens.txt")) as fh:
         app.tokens = dict(line.split(" ", 1) for line in fh.read().splitlines())
     return app

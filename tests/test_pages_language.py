@@ -8,7 +8,6 @@ later is checked without touching this file.
 
 import os
 import re
-import shutil
 from datetime import UTC, date, datetime, time, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -25,10 +24,10 @@ from playlists.users import set_password, user_named
 from renderer.spec import default_copy
 from server import create_app
 from server.db import get_engine, get_session, get_store
+from tests.helpers import app_on, seeded_instance
 
 NOW = datetime(2026, 11, 27, 3, 7, tzinfo=UTC)  # 10:07 in Huế
 PASSWORD = "correct horse battery"
-POSTGRES = os.environ.get("SIGNAGE_TEST_POSTGRES_URL")
 CONFIG = {"TESTING": True, "SECRET_KEY": "t", "REVISION_CHECK_S": 0, "CLOCK": lambda: NOW}
 PRODUCT = {"vi": "Màn hình Bluezone", "en": "Bluezone signage"}  # _("Bluezone signage")
 PO = Path(__file__).resolve().parent.parent / "server" / "translations" / "vi" / "LC_MESSAGES" / "messages.po"
@@ -76,28 +75,12 @@ def seed_pages(app) -> None:
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
     """The seeded instance, made once per module on SQLite and copied by each test; None on PostgreSQL."""
-    if POSTGRES:
-        return None
-    path = tmp_path_factory.mktemp("pages") / "instance"
-    previous = os.environ.get("SIGNAGE_INSTANCE")
-    os.environ["SIGNAGE_INSTANCE"] = str(path)
-    try:
-        seed_pages(create_app(CONFIG))
-    finally:
-        if previous is None:
-            del os.environ["SIGNAGE_INSTANCE"]
-        else:
-            os.environ["SIGNAGE_INSTANCE"] = previous
-    return path
+    return seeded_instance(tmp_path_factory, "pages", seed_pages, CONFIG)
 
 
 @pytest.fixture
 def app(instance, seeded):
-    if seeded is None:
-        seed_pages(create_app(CONFIG))
-    else:
-        shutil.copytree(seeded, instance)
-    return create_app(CONFIG)
+    return app_on(instance, seeded, seed_pages, CONFIG)
 
 
 def _token(html: str) -> str:
