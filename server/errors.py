@@ -7,6 +7,7 @@ from typing import NoReturn
 
 from flask import Flask, current_app, jsonify, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
@@ -91,6 +92,22 @@ def refuse(status: int, exc: BaseException) -> NoReturn:
     raise error
 
 
+# Werkzeug's own descriptions are English; where a view raised the bare exception (its class's description), the
+# answer says the same in the reader's language.
+GENERIC = {
+    400: _l("the request could not be understood: check its parameters and body"),
+    401: _l("log in, or send Authorization: Bearer <API token>"),
+    403: _l("you may not do this with your role"),
+    404: _l("there is nothing at this address: check it"),
+    409: _l("that conflicts with the current state: reload and try again"),
+    410: _l("this is no longer available"),
+    415: _l("this type of body is not accepted: check the Content-Type"),
+    429: _l("too many requests: wait as long as Retry-After says, then try again"),
+    500: _l("the server failed on this request; it has been logged, try again later"),
+    503: _l("the server is busy or starting: wait as long as Retry-After says, then try again"),
+}
+
+
 def _message(exc: HTTPException) -> str:
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         return _("%(method)s is not allowed on %(path)s; allowed: %(allowed)s", method=request.method,
@@ -98,6 +115,8 @@ def _message(exc: HTTPException) -> str:
     if isinstance(exc, RequestEntityTooLarge) and current_app.config.get("MAX_CONTENT_LENGTH") \
             and exc.description == RequestEntityTooLarge.description:
         return _("body too large: expected at most %(limit)s bytes", limit=current_app.config["MAX_CONTENT_LENGTH"])
+    if exc.code in GENERIC and (not exc.description or exc.description == type(exc).description):
+        return str(GENERIC[exc.code])
     return exc.description or ""
 
 

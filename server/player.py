@@ -40,9 +40,9 @@ CHALLENGE = 'Bearer realm="screens"'
 INVALID_TOKEN = 'Bearer error="invalid_token", realm="screens"'
 
 
-def unauthorised(challenge: str, message: str):
+def unauthorised(challenge: str, message: str, code: str):
     """The 401 JSON answer with its WWW-Authenticate challenge."""
-    response = error_response(401, message)
+    response = error_response(401, message, code)
     response[0].headers["WWW-Authenticate"] = challenge
     response[0].headers["Cache-Control"] = "no-store"
     return response
@@ -54,16 +54,18 @@ def require_screen(view):
     @functools.wraps(view)
     def wrapped(screen_id: str, **kwargs):
         header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
+        scheme, _sep, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return unauthorised(CHALLENGE, "a device token is required: Authorization: Bearer <token>")
+            return unauthorised(CHALLENGE, _("a device token is required: Authorization: Bearer <token>"),
+                                "device.token_required")
         # The snapshot holds every screen's token digest, so a poll needs no query beyond the revision check.
         network = get_manifests().network(wait=False)
         screen = network.screens.get(screen_id)
         if not token_matches(screen.token_hash if screen is not None else None, token.strip()):
             # The same answer whether the screen is unknown, the token revoked or another screen's: nobody
             # learns which screens exist, and the player knows to pair again.
-            return unauthorised(INVALID_TOKEN, "this device token is not valid for this screen: pair the player again")
+            return unauthorised(INVALID_TOKEN, _("this device token is not valid for this screen: pair the player "
+                                                 "again"), "device.token_invalid")
         g.screen, g.network = screen, network
         return view(screen_id=screen_id, **kwargs)
 

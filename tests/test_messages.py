@@ -249,3 +249,19 @@ def test_a_sentence_that_names_its_field_is_not_prefixed_with_the_label_again(ap
     assert r.status_code == 400
     assert said == "Chưa lưu: Tiêu đề đang trống: áp phích cần có tiêu đề; hãy viết ít nhất một ký tự nhìn thấy được"
     assert re.search(r'name="headline"[^>]*aria-invalid="true" class="invalid"', page)
+
+
+def test_generic_http_refusals_and_device_tokens_are_said_in_the_readers_language(client):
+    """Werkzeug's own English descriptions (a bare 404) and the player API's 401s come from the catalogue, with a
+    code, in the language asked for; English by default."""
+    for headers, words in (({}, "there is nothing at this address"), ({"Accept-Language": "vi"},
+                                                                       "không có gì ở địa chỉ này")):
+        r = client.get("/api/v1/no-such-thing", headers=headers)
+        assert r.status_code == 404 and r.json["code"] == "http.404" and words in r.json["message"]
+    r = client.get("/api/v1/screens/bx-bac-1/manifest", headers={"Accept-Language": "vi"})
+    assert r.status_code == 401 and r.json["code"] == "device.token_required"
+    assert r.json["message"].startswith("cần mã thiết bị")
+    r = client.get("/api/v1/screens/bx-bac-1/manifest", headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 401 and r.json["code"] == "device.token_invalid"
+    assert "pair the player again" in r.json["message"]
+    assert r.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
