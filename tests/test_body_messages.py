@@ -8,11 +8,9 @@ import random
 import pytest
 from click.testing import CliRunner
 
-from playlists.users import create_api_token
 from server.cli import main
-from server.db import get_session
 from server.shedding import Shedder
-from tests.test_console import app, seeded  # noqa: F401 (fixtures)
+from tests.test_console import app, bearer, seeded  # noqa: F401 (fixtures)
 
 VI = {"Accept-Language": "vi-VN,vi;q=0.9,en;q=0.5"}
 ITEM = {"content": "poster:1", "duration_s": 5}
@@ -20,17 +18,9 @@ ITEM = {"content": "poster:1", "duration_s": 5}
 ENGLISH = ("got ", "expected", "missing", "not a field", "malformed", "should", "Input", "Field required")
 
 
-def _token(app, name):  # noqa: F811
-    with app.app_context():
-        session = get_session()
-        value = create_api_token(session, name, "tests", app.config["CLOCK"]())
-        session.commit()
-    return {"Authorization": f"Bearer {value}"}
-
-
 @pytest.fixture
 def tokens(app):  # noqa: F811
-    return {"staff": _token(app, "binh"), "admin": _token(app, "an")}
+    return {"staff": bearer(app, "binh"), "admin": bearer(app, "an")}
 
 
 def both(app, tokens, who, method, path, **kwargs):  # noqa: F811

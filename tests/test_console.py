@@ -29,7 +29,7 @@ from playlists.models import (
     User,
 )
 from playlists.screens import add_screen
-from playlists.users import add_user
+from playlists.users import add_user, create_api_token
 from server.db import get_engine, get_session, get_store
 from tests.helpers import app_on, seeded_instance
 
@@ -63,6 +63,15 @@ def seeded(tmp_path_factory):
 @pytest.fixture
 def app(instance, seeded):
     return app_on(instance, seeded, seed, CONFIG)
+
+
+def bearer(app, name: str) -> dict:
+    """The Authorization header of a new API token of user `name`."""
+    with app.app_context():
+        session = get_session()
+        value = create_api_token(session, name, "tests", app.config["CLOCK"]())
+        session.commit()
+    return {"Authorization": f"Bearer {value}"}
 
 
 def token_of(html: str) -> str:

@@ -12,31 +12,21 @@ import pytest
 from click.testing import CliRunner
 
 from playlists import content
-from playlists.users import create_api_token
 from server.cli import main
-from server.db import get_session
-from tests.test_console import Console, app, flash_error, seeded  # noqa: F401 (fixtures)
+from tests.test_console import Console, app, bearer, flash_error, seeded  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 VI = {"Accept-Language": "vi-VN,vi;q=0.9"}
 
 
-def _token(app, name):  # noqa: F811
-    with app.app_context():
-        session = get_session()
-        value = create_api_token(session, name, "tests", app.config["CLOCK"]())
-        session.commit()
-    return {"Authorization": f"Bearer {value}"}
-
-
 @pytest.fixture
 def token(app):  # noqa: F811
-    return _token(app, "binh")
+    return bearer(app, "binh")
 
 
 @pytest.fixture
 def admin(app):  # noqa: F811
-    return _token(app, "an")
+    return bearer(app, "an")
 
 
 def call(app, method, path, token, lang=None, **kwargs):  # noqa: F811
